@@ -1,0 +1,78 @@
+"""Stable names: stages, tables, version pins and JAR coordinates live here and nowhere else."""
+from __future__ import annotations
+
+# --- version pins (setup.py reads these) -------------------------------------------------
+PYSPARK_VERSION = "4.1.4"
+# delta-spark 4.4.1 is on PyPI but its JAR (io.delta:delta-spark_4.1_2.13:4.4.1) is not on
+# Maven Central; both sides are pinned to the newest version present on both.
+DELTA_VERSION = "4.4.0"
+GRAPHFRAMES_VERSION = "0.12.3"
+GREAT_EXPECTATIONS_VERSION = "1.24.1"
+MLFLOW_VERSION = "3.17.2"
+SCALA_BINARY = "2.13"
+SPARK_BINARY = "4.1"
+
+# --- JAR coordinates (Maven Central) -----------------------------------------------------
+DELTA_JAR = f"io.delta:delta-spark_{SPARK_BINARY}_{SCALA_BINARY}:{DELTA_VERSION}"
+GRAPHFRAMES_JAR = f"io.graphframes:graphframes-spark4_{SCALA_BINARY}:{GRAPHFRAMES_VERSION}"
+GRAPHFRAMES_CLASS = "org.graphframes.GraphFrame"
+
+# --- stages ------------------------------------------------------------------------------
+STAGE_LAND = "land"
+STAGE_STANDARDIZE = "standardize"
+STAGE_RESOLVE = "resolve"
+STAGE_PROFILE = "profile"
+STAGE_REPORT = "report"
+STAGES = (STAGE_LAND, STAGE_STANDARDIZE, STAGE_RESOLVE, STAGE_PROFILE, STAGE_REPORT)
+
+# --- layers and tables (paths relative to storage.root) ----------------------------------
+BRONZE = "bronze"
+SILVER = "silver"
+GOLD = "gold"
+QUARANTINE = "quarantine"
+META = "meta"
+
+SILVER_INTERACTIONS = f"{SILVER}/interactions"
+SILVER_IDENTIFIERS = f"{SILVER}/identifiers"
+# resolve's outputs; profile publishes them to gold together with the profile tables
+SILVER_INTERACTION_RESOLVED = f"{SILVER}/interaction_resolved"  # interaction_id, customer_id
+SILVER_IDENTIFIER_RESOLVED = f"{SILVER}/identifier_resolved"  # id_type, value, customer_id
+SILVER_HELD_OUT_IDENTIFIERS = f"{SILVER}/held_out_identifiers"  # id_type, value, interactions, cap
+SILVER_CUSTOMER_ID_CHANGES = f"{SILVER}/customer_id_changes"  # run_id, old_id, new_id, change, reason, changed_at
+GOLD_INTERACTION_CUSTOMER = f"{GOLD}/interaction_customer"
+GOLD_IDENTITY_MAP = f"{GOLD}/identity_map"
+GOLD_CUSTOMER_PROFILE = f"{GOLD}/customer_profile"
+GOLD_CUSTOMER_ID_HISTORY = f"{GOLD}/customer_id_history"
+GOLD_RUN_METRICS = f"{GOLD}/run_metrics"
+META_LANDING_STATS = f"{META}/landing_stats"
+META_RESOLVE_STATS = f"{META}/resolve_stats"
+REPORTS_DIR = "reports"
+CHECKPOINT_DIR = "_checkpoints"
+
+
+def bronze_table(source: str) -> str:
+    return f"{BRONZE}/{source}"
+
+
+def quarantine_table(source: str) -> str:
+    return f"{QUARANTINE}/{source}"
+
+
+# --- bronze metadata columns -------------------------------------------------------------
+COL_SOURCE = "_source"
+COL_RECORD_ID = "_record_id"
+COL_FILE = "_file"
+COL_INGESTED_AT = "_ingested_at"
+COL_RUN_ID = "_run_id"
+COL_ROW_HASH = "_row_hash"
+BRONZE_META_COLUMNS = (COL_SOURCE, COL_RECORD_ID, COL_FILE, COL_INGESTED_AT, COL_RUN_ID, COL_ROW_HASH)
+
+# --- vocabularies --------------------------------------------------------------------------
+KNOWN_ID_TYPES = ("email", "phone", "customer_id", "loyalty_id", "device_id", "cookie_id")
+ATTRIBUTE_NAMES = (
+    "first_name", "last_name", "full_name", "dob", "gender", "address", "city", "pincode", "country",
+)
+TIME_FORMATS_SPECIAL = ("iso8601", "epoch_s", "epoch_ms")
+SOURCE_FORMATS = ("csv", "json", "jsonl", "parquet", "delta")
+SUPPORT_CHANNELS = ("call_centre", "whatsapp")
+PURCHASE_EVENT_TYPES = ("purchase", "order")

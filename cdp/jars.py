@@ -1,0 +1,89 @@
+"""`python -m cdp.jars`: resolve the JARs once from Maven Central into the local JAR folder.
+
+Delta is required; GraphFrames is optional: when its JAR cannot be resolved the identity stage
+uses the built-in DataFrame connected-components engine (same two-phase algorithm) and the run
+report says so.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from cdp import configure_logging
+from cdp.constants import DELTA_JAR, GRAPHFRAMES_JAR
+from cdp.spark import _jar_file_name, jars_dir
+
+log = logging.getLogger(__name__)
+
+
+def _resolve(coordinates: list[str]) -> list[str]:
+    """Resolve with Spark's own Ivy resolver in a throwaway JVM; return the JAR paths it fetched."""
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("cdp-resolve-jars")
+        .config("spark.jars.packages", ",".join(coordinates))
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+    try:
+        jars = spark.sparkContext.getConf().get("spark.jars", "")
+        return [j.replace("file://", "").replace("file:", "") for j in jars.split(",") if j]
+    finally:
+        spark.stop()
+        SparkSession._instantiatedSession = None  # noqa: SLF001 - allow a second JVM session
+        from pyspark import SparkContext
+
+        SparkContext._gateway = None  # noqa: SLF001
+        SparkContext._jvm = None  # noqa: SLF001
+
+
+def resolve_jars(dest: Path, with_graphframes: bool = True) -> dict[str, bool]:
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = _jar_file_name(DELTA_JAR)
+    if (dest / wanted).exists():
+        log.info("jars: %s already in %s", DELTA_JAR, dest)
+        got = {"delta": True}
+    else:
+        paths = _resolve([DELTA_JAR])
+        for p in paths:
+            shutil.copy2(p, dest / Path(p).name)
+        got = {"delta": (dest / wanted).exists()}
+    if with_graphframes:
+        gf = dest / _jar_file_name(GRAPHFRAMES_JAR)
+        marker = dest / "graphframes.unavailable"
+        if gf.exists():
+            got["graphframes"] = True
+        else:
+            try:
+                for p in _resolve([GRAPHFRAMES_JAR]):
+                    if "graphframes" in Path(p).name:
+                        shutil.copy2(p, dest / Path(p).name)
+                got["graphframes"] = gf.exists()
+            except Exception as exc:  # noqa: BLE001 - resolution failure is reported, not fatal
+                log.warning("jars: %s could not be resolved (%s); the built-in engine will be used",
+                            GRAPHFRAMES_JAR, str(exc).splitlines()[0][:200])
+                got["graphframes"] = False
+            if not got["graphframes"]:
+                marker.write_text(f"{GRAPHFRAMES_JAR} could not be resolved from Maven Central\n")
+    return got
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dest", type=Path, default=jars_dir())
+    parser.add_argument("--no-graphframes", action="store_true")
+    args = parser.parse_args(argv)
+    configure_logging()
+    got = resolve_jars(args.dest, with_graphframes=not args.no_graphframes)
+    for name, ok in got.items():
+        print(f"jars: {name}: {'ok' if ok else 'NOT AVAILABLE'} ({args.dest})")
+    return 0 if got.get("delta") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

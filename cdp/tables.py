@@ -1,0 +1,60 @@
+"""Delta table I/O at the edges of each stage. Tables are addressed by path under storage.root."""
+from __future__ import annotations
+
+import logging
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from cdp.config import CdpConfig
+
+log = logging.getLogger(__name__)
+
+
+def table_exists(spark: SparkSession, conf: CdpConfig, table: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, conf.table_path(table))
+
+
+def read_table(spark: SparkSession, conf: CdpConfig, table: str) -> DataFrame:
+    """Read a Delta table under storage.root, with an error naming it when it is missing."""
+    path = conf.table_path(table)
+    if not DeltaTable.isDeltaTable(spark, path):
+        raise FileNotFoundError(f"table {table} does not exist at {path}: run the earlier stages first")
+    return spark.read.format("delta").load(path)
+
+
+def read_table_or_none(spark: SparkSession, conf: CdpConfig, table: str) -> DataFrame | None:
+    return read_table(spark, conf, table) if table_exists(spark, conf, table) else None
+
+
+def overwrite_table(df: DataFrame, conf: CdpConfig, table: str) -> None:
+    """Replace a table's content in one atomic Delta commit (readers see old or new, never half)."""
+    path = conf.table_path(table)
+    (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path))
+    log.info("wrote %s", table)
+
+
+def append_table(df: DataFrame, conf: CdpConfig, table: str) -> None:
+    df.write.format("delta").mode("append").option("mergeSchema", "true").save(conf.table_path(table))
+    log.info("appended to %s", table)
+
+
+def merge_insert_new(spark: SparkSession, df: DataFrame, conf: CdpConfig, table: str, keys: list[str],
+                     update_when_changed: str | None = None) -> None:
+    """Insert rows whose keys are not in the table yet; creates the table on first write.
+
+    With ``update_when_changed`` (a column name), a matched row is replaced when that column differs.
+    ``df`` must hold one row per key.
+    """
+    path = conf.table_path(table)
+    if not DeltaTable.isDeltaTable(spark, path):
+        df.write.format("delta").mode("overwrite").save(path)
+        log.info("created %s", table)
+        return
+    target = DeltaTable.forPath(spark, path)
+    cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    merge = target.alias("t").merge(df.alias("s"), cond)
+    if update_when_changed:
+        merge = merge.whenMatchedUpdateAll(condition=f"NOT (t.`{update_when_changed}` <=> s.`{update_when_changed}`)")
+    merge.whenNotMatchedInsertAll().execute()
+    log.info("merged into %s", table)
