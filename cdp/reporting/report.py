@@ -1,0 +1,145 @@
+"""Report: match rate overall, per source and per channel; customers; held-out identifiers; landing counts.
+
+Only small summaries reach the driver (grouped counts, a top-N list).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from cdp.config import CdpConfig
+from cdp.constants import (
+    GOLD_CUSTOMER_PROFILE, GOLD_INTERACTION_CUSTOMER, GOLD_RUN_METRICS, META_LANDING_STATS, META_RESOLVE_STATS,
+    REPORTS_DIR, SILVER_HELD_OUT_IDENTIFIERS,
+)
+from cdp.tables import append_table, read_table, read_table_or_none
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_HELD_OUT = 50
+
+
+def _rate(known: int, total: int) -> float:
+    return round(known / total, 6) if total else 0.0
+
+
+def match_rates(ic: DataFrame, profile: DataFrame, by: str | None) -> list[dict[str, Any]]:
+    """Share of interactions whose customer holds an identifier of a known type."""
+    joined = ic.join(profile.select("customer_id", "is_known"), "customer_id", "left")
+    keys = [by] if by else []
+    rows = (joined.groupBy(*keys)
+            .agg(F.count(F.lit(1)).alias("interactions"),
+                 F.sum(F.when(F.col("is_known"), 1).otherwise(0)).alias("known"))
+            .orderBy(*keys).collect())  # one row per source/channel: bounded by the config
+    return [{**({by: r[by]} if by else {}), "interactions": int(r["interactions"]), "known": int(r["known"] or 0),
+             "match_rate": _rate(int(r["known"] or 0), int(r["interactions"]))} for r in rows]
+
+
+def build_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, Any]:
+    """Assemble the run report from the published tables (small summaries only)."""
+    ic = read_table(spark, conf, GOLD_INTERACTION_CUSTOMER)
+    profile = read_table(spark, conf, GOLD_CUSTOMER_PROFILE)
+    overall = match_rates(ic, profile, None)[0] if ic.head(1) else {"interactions": 0, "known": 0, "match_rate": 0.0}
+    customers = profile.agg(F.count(F.lit(1)).alias("customers"),
+                            F.sum(F.when(F.col("is_known"), 1).otherwise(0)).alias("known_customers"),
+                            F.max("interactions").alias("largest")).first()
+    largest = [r.asDict() for r in profile.orderBy(F.col("interactions").desc(), "customer_id")
+               .select("customer_id", "name", "interactions", "channels").limit(conf.report.largest_customers)
+               .collect()]
+    held = read_table_or_none(spark, conf, SILVER_HELD_OUT_IDENTIFIERS)
+    held_rows = ([r.asDict() for r in held.orderBy(F.col("interactions").desc()).limit(MAX_LISTED_HELD_OUT).collect()]
+                 if held is not None else [])
+    landing = read_table_or_none(spark, conf, META_LANDING_STATS)
+    landing_rows = ([{k: v for k, v in r.asDict().items() if k != "run_id"}
+                     for r in landing.where(F.col("run_id") == run_id).orderBy("source").collect()]
+                    if landing is not None else [])
+    resolve = read_table_or_none(spark, conf, META_RESOLVE_STATS)
+    resolve_row = (resolve.where(F.col("run_id") == run_id).limit(1).collect() if resolve is not None else [])
+    return {
+        "run_id": run_id,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "storage_root": conf.root,
+        "match_rate": overall,
+        "match_rate_by_source": match_rates(ic, profile, "source"),
+        "match_rate_by_channel": match_rates(ic, profile, "channel"),
+        "customers": int(customers["customers"] or 0),
+        "known_customers": int(customers["known_customers"] or 0),
+        "largest_customers": largest,
+        "held_out_identifiers": {"count": held.count() if held is not None else 0, "top": held_rows},
+        "landing": landing_rows,
+        "resolve": json.loads(resolve_row[0]["summary"]) if resolve_row else {},
+        "tables": {"interaction_customer": conf.table_path(GOLD_INTERACTION_CUSTOMER),
+                   "customer_profile": conf.table_path(GOLD_CUSTOMER_PROFILE)},
+    }
+
+
+def report_metrics_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flatten the report into (metric, dimension, value) rows for gold/run_metrics."""
+    rows = [("match_rate", "overall", report["match_rate"]["match_rate"]),
+            ("interactions", "overall", report["match_rate"]["interactions"]),
+            ("customers", "overall", report["customers"]),
+            ("known_customers", "overall", report["known_customers"]),
+            ("held_out_identifiers", "overall", report["held_out_identifiers"]["count"])]
+    rows += [("match_rate", f"source={r['source']}", r["match_rate"]) for r in report["match_rate_by_source"]]
+    rows += [("match_rate", f"channel={r['channel']}", r["match_rate"]) for r in report["match_rate_by_channel"]]
+    for r in report["landing"]:
+        for k in ("input_rows", "landed_rows", "quarantined_rows"):
+            rows.append((k, f"source={r['source']}", r[k]))
+    return [{"run_id": report["run_id"], "metric": m, "dimension": d, "value": float(v)} for m, d, v in rows]
+
+
+def run_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, Any]:
+    """Build the report, append it to gold/run_metrics and write reports/run_<id>.json."""
+    report = build_report(spark, conf, run_id)
+    metrics = spark.createDataFrame(report_metrics_rows(report),
+                                    "run_id string, metric string, dimension string, value double")
+    append_table(metrics.withColumn("reported_at", F.current_timestamp()), conf, GOLD_RUN_METRICS)
+    text = json.dumps(report, indent=2, default=str)
+    if "://" not in conf.root:
+        out = Path(conf.root) / REPORTS_DIR
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"run_{run_id}.json").write_text(text)
+        (out / "latest.json").write_text(text)
+        report["report_file"] = str(out / f"run_{run_id}.json")
+    else:
+        spark.createDataFrame([(text,)], "value string").coalesce(1).write.mode("overwrite").text(
+            f"{conf.root}/{REPORTS_DIR}/run_{run_id}")
+        report["report_file"] = f"{conf.root}/{REPORTS_DIR}/run_{run_id}"
+    log.info("report: match rate %.4f over %d interactions, %d customers", report["match_rate"]["match_rate"],
+             report["match_rate"]["interactions"], report["customers"])
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A human-readable summary for the CLI."""
+    mr = report["match_rate"]
+    lines = [
+        f"run {report['run_id']}",
+        f"match rate: {mr['match_rate']:.2%} of {mr['interactions']:,} interactions attributed to a known customer",
+        f"customers: {report['customers']:,} ({report['known_customers']:,} known)",
+        "by source:" + "".join(f"\n  {r['source']:<14} {r['match_rate']:7.2%}  ({r['interactions']:,})"
+                               for r in report["match_rate_by_source"]),
+        "by channel:" + "".join(f"\n  {r['channel']:<14} {r['match_rate']:7.2%}  ({r['interactions']:,})"
+                                for r in report["match_rate_by_channel"]),
+    ]
+    if report["landing"]:
+        lines.append("landing (input = landed + quarantined):" + "".join(
+            f"\n  {r['source']:<14} {r['input_rows']:>9,} = {r['landed_rows']:,} + {r['quarantined_rows']:,}"
+            f"  (duplicate record ids: {r['duplicate_record_ids']:,})" for r in report["landing"]))
+    held = report["held_out_identifiers"]
+    lines.append(f"held-out identifiers: {held['count']}" + "".join(
+        f"\n  {r['id_type']}:{r['value']} linked to {r['interactions']} interactions (cap {r['cap']})"
+        for r in held["top"][:10]))
+    lines.append("largest customers:" + "".join(
+        f"\n  {r['customer_id']} {r['name'] or '-'}: {r['interactions']} interactions"
+        for r in report["largest_customers"][:5]))
+    if report.get("resolve"):
+        lines.append(f"resolve: {json.dumps(report['resolve'], default=str)}")
+    lines.append(f"tables under {report['storage_root']}; report file {report.get('report_file', '-')}")
+    return "\n".join(lines)
