@@ -1,0 +1,97 @@
+"""Landing: strings only, quarantine with reasons, counts add up, relanding adds nothing."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from cdp.config import ConfigError
+from cdp.constants import bronze_table, quarantine_table
+from cdp.landing.land import run_land, validate_sources
+from cdp.tables import read_table
+
+
+def _pos_source(path: str) -> dict:
+    return {
+        "name": "pos", "channel": "store", "format": "csv", "path": path, "record_id": "TxnNo",
+        "identifiers": {"phone": "CustMobile"}, "attributes": {"pincode": "Pin"},
+    }
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def test_csv_lands_strings_and_quarantines_bad_rows(spark, make_conf, tmp_path):
+    _write(tmp_path / "in/pos/a.csv",
+           b"TxnNo,CustMobile,Pin\n"
+           b"T1,09812345678,011001\n"
+           b"T2,9812345678\n"            # too few columns
+           b"T3,1,2,extra\n"              # too many columns
+           b"T4,98\xe9,560001\n"          # latin-1 byte in a UTF-8 file
+           b",9812345670,560001\n"        # no record id
+           b"T6,9812345671,560002\n")
+    conf = make_conf(sources=[_pos_source("in/pos/*.csv")])
+    [stats] = run_land(spark, conf, "r1")
+
+    bronze = read_table(spark, conf, bronze_table("pos"))
+    assert {(r.TxnNo, r.CustMobile, r.Pin) for r in bronze.collect()} == {
+        ("T1", "09812345678", "011001"), ("T6", "9812345671", "560002")}
+    assert dict(bronze.dtypes)["CustMobile"] == "string"
+    reasons = sorted(r.reason for r in read_table(spark, conf, quarantine_table("pos")).collect())
+    assert reasons == ["malformed_row", "malformed_row", "missing_record_id:TxnNo", "undecodable_bytes"]
+    assert (stats.input_rows, stats.landed_rows, stats.quarantined_rows) == (6, 2, 4)
+    assert stats.input_rows == stats.landed_rows + stats.quarantined_rows
+
+
+def test_relanding_the_same_files_adds_nothing(spark, make_conf, tmp_path):
+    _write(tmp_path / "in/pos/a.csv", b"TxnNo,CustMobile,Pin\nT1,1,110001\nT2,2,110002\nT2,2,110002\nbad\n")
+    conf = make_conf(sources=[_pos_source("in/pos/*.csv")])
+    run_land(spark, conf, "r1")
+    before = read_table(spark, conf, bronze_table("pos")).drop("_ingested_at", "_run_id").collect()
+    q_before = read_table(spark, conf, quarantine_table("pos")).count()
+    [stats] = run_land(spark, conf, "r2")
+    after = read_table(spark, conf, bronze_table("pos")).drop("_ingested_at", "_run_id").collect()
+    assert sorted(map(tuple, before)) == sorted(map(tuple, after))
+    assert len(after) == 2
+    assert stats.duplicate_record_ids == 1
+    assert read_table(spark, conf, quarantine_table("pos")).count() == q_before == 1
+
+
+def test_json_nested_paths_and_broken_line(spark, make_conf, tmp_path):
+    _write(tmp_path / "in/web/a.jsonl",
+           b'{"id": "W1", "login": {"mobile": "09812345678"}, "n": 1.50}\n'
+           b'{"id": "W2", "login": {"mobile": null}}\n'
+           b'{"id": "W3", "login": {"mob\n')
+    conf = make_conf(sources=[{"name": "web", "channel": "web", "format": "jsonl", "path": "in/web/*.jsonl",
+                               "record_id": "id", "identifiers": {"phone": "login.mobile"}}])
+    [stats] = run_land(spark, conf, "r1")
+    bronze = read_table(spark, conf, bronze_table("web"))
+    rows = {r.id: (r.login.mobile if r.login else None, r.n) for r in bronze.collect()}
+    assert rows == {"W1": ("09812345678", "1.50"), "W2": (None, None)}
+    assert (stats.input_rows, stats.landed_rows, stats.quarantined_rows) == (3, 2, 1)
+
+
+def test_missing_path_and_missing_column_fail_before_any_write(spark, make_conf, tmp_path):
+    conf = make_conf(sources=[_pos_source("in/nothing/*.csv")])
+    with pytest.raises(ConfigError, match=r"source 'pos': path 'in/nothing/\*.csv'.*matches no file"):
+        validate_sources(spark, conf)
+
+    _write(tmp_path / "in/pos/a.csv", b"TxnNo,Mobile,Pin\nT1,1,110001\n")
+    conf = make_conf(sources=[_pos_source("in/pos/*.csv")])
+    with pytest.raises(ConfigError, match=r"identifiers.phone maps to column 'CustMobile'.*\['TxnNo', 'Mobile', 'Pin'\]"):
+        run_land(spark, conf, "r1")
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_parquet_values_become_strings(spark, make_conf, tmp_path):
+    df = spark.createDataFrame([("O1", 9812345678, 12.5)], "OrderID string, phone long, amount double")
+    df.write.parquet(str(tmp_path / "in/orders"))
+    conf = make_conf(sources=[{"name": "orders", "channel": "ecommerce", "format": "parquet",
+                               "path": "in/orders", "record_id": "OrderID", "identifiers": {"phone": "phone"}}])
+    run_land(spark, conf, "r1")
+    bronze = read_table(spark, conf, bronze_table("orders"))
+    assert dict(bronze.dtypes)["phone"] == "string"
+    assert bronze.select(F.col("phone"), F.col("amount")).first() == ("9812345678", "12.5")
