@@ -292,7 +292,8 @@ def parse_amount(c: Column) -> Column:
 
 # --- event time -------------------------------------------------------------------------
 
-_ISO_OFFSET_RE = r"(?i)(z|[+-]\d{2}(:?\d{2})?)$"
+# an offset after a time of day ('...T20:00:00Z', '...20:00+05:30'); a bare date has none
+_ISO_OFFSET_RE = r"(?i)\d{2}:\d{2}(:\d{2}(\.\d*)?)?\s*(z|[+-]\d{2}(:?\d{2})?)$"
 _PATTERN_ZONE_LETTERS = re.compile(r"[XxZOVz]")
 
 

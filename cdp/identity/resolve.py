@@ -1,0 +1,305 @@
+"""Resolve stage: link interactions through shared identifiers and give each group a persistent id.
+
+Pure steps (DataFrame -> DataFrame): :func:`linkable_identifiers`, :func:`build_graph`,
+:func:`assign_customer_ids`. :func:`run_resolve` is the only function doing I/O.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from cdp.config import CdpConfig, ResolveConfig
+from cdp.constants import (
+    CHECKPOINT_DIR,
+    GOLD_CUSTOMER_ID_HISTORY,
+    GOLD_IDENTITY_MAP,
+    GOLD_INTERACTION_CUSTOMER,
+    SILVER_CUSTOMER_ID_CHANGES,
+    SILVER_HELD_OUT_IDENTIFIERS,
+    SILVER_IDENTIFIER_RESOLVED,
+    SILVER_IDENTIFIERS,
+    SILVER_INTERACTION_RESOLVED,
+    SILVER_INTERACTIONS,
+)
+from cdp.identity.components import connected_components_with_stats
+from cdp.tables import overwrite_table, read_table, read_table_or_none
+
+log = logging.getLogger(__name__)
+
+INTERACTION_PREFIX = "i|"
+IDENTIFIER_PREFIX = "v|"
+CHANGES_SCHEMA = "run_id string, old_id string, new_id string, change string, reason string, changed_at timestamp"
+REASON_NEW = "new component"
+REASON_SPLIT = "split: part of a previous customer no longer connected to its home component"
+REASON_MERGE = "components joined by new links"
+REASON_RETIRED = "no interaction or identifier left"
+
+
+# --- 1. identifiers that may link ----------------------------------------------------------
+
+def _cap_column(rconf: ResolveConfig) -> Column:
+    """The per-id_type cap of ResolveConfig.cap_for as a column expression."""
+    caps = rconf.max_interactions_per_identifier
+    expr: Column | None = None
+    for id_type in sorted(k for k in caps if k != "default"):
+        cond = F.col("id_type") == F.lit(id_type)
+        value = F.lit(rconf.cap_for(id_type))
+        expr = F.when(cond, value) if expr is None else expr.when(cond, value)
+    default = F.lit(caps.get("default", 1000))
+    return (default if expr is None else expr.otherwise(default)).cast("long")
+
+
+def linkable_identifiers(identifiers: DataFrame, rconf: ResolveConfig) -> tuple[DataFrame, DataFrame]:
+    """Valid identifiers split into links ``(interaction_id, id_type, value)`` and held-out values.
+
+    A value linked to more distinct interactions than ``rconf.cap_for(id_type)`` links nothing and
+    is returned in ``held_out`` as ``(id_type, value, interactions, cap)``.
+    """
+    valid = (
+        identifiers.where(F.col("is_valid") & F.col("value").isNotNull() & F.col("interaction_id").isNotNull())
+        .select("interaction_id", "id_type", "value")
+        .distinct()
+    )
+    counts = (
+        valid.groupBy("id_type", "value")
+        .agg(F.count(F.lit(1)).cast("long").alias("interactions"))
+        .withColumn("cap", _cap_column(rconf))
+    )
+    held_out = counts.where(F.col("interactions") > F.col("cap")).select("id_type", "value", "interactions", "cap")
+    links = valid.join(held_out.select("id_type", "value"), ["id_type", "value"], "left_anti").select(
+        "interaction_id", "id_type", "value"
+    )
+    return links, held_out
+
+
+# --- 2. the graph --------------------------------------------------------------------------
+
+def interaction_vertex(interaction_id: Column) -> Column:
+    return F.concat(F.lit(INTERACTION_PREFIX), interaction_id)
+
+
+def identifier_vertex(id_type: Column, value: Column) -> Column:
+    return F.concat(F.lit(IDENTIFIER_PREFIX), id_type, F.lit(":"), value)
+
+
+def build_graph(interactions: DataFrame, links: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Vertices ``(id)`` for every interaction and linked identifier; edges interaction -> identifier."""
+    iv = interactions.select(interaction_vertex(F.col("interaction_id")).alias("id"))
+    lv = links.select(interaction_vertex(F.col("interaction_id")).alias("id"))
+    vv = links.select(identifier_vertex(F.col("id_type"), F.col("value")).alias("id"))
+    vertices = iv.unionByName(lv).unionByName(vv).where(F.col("id").isNotNull()).distinct()
+    edges = links.select(
+        interaction_vertex(F.col("interaction_id")).alias("src"),
+        identifier_vertex(F.col("id_type"), F.col("value")).alias("dst"),
+    ).distinct()
+    return vertices, edges
+
+
+# --- 3. persistent customer ids ------------------------------------------------------------
+
+def _previous_vertices(spark: SparkSession, previous_interaction_customer: DataFrame | None,
+                       previous_identity_map: DataFrame | None) -> DataFrame:
+    """``(id, prev_id)``: last run's vertices with their customer ids."""
+    parts = [spark.createDataFrame([], "id string, prev_id string")]
+    if previous_interaction_customer is not None:
+        parts.append(previous_interaction_customer.select(
+            interaction_vertex(F.col("interaction_id")).alias("id"), F.col("customer_id").alias("prev_id")))
+    if previous_identity_map is not None:
+        parts.append(previous_identity_map.select(
+            identifier_vertex(F.col("id_type"), F.col("id_value")).alias("id"), F.col("customer_id").alias("prev_id")))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out.where(F.col("id").isNotNull() & F.col("prev_id").isNotNull()).distinct()
+
+
+def _created_at(spark: SparkSession, previous_history: DataFrame | None) -> DataFrame:
+    """``(prev_id, created_at)`` from history rows that created an id ('new' or 'split')."""
+    if previous_history is None:
+        return spark.createDataFrame([], "prev_id string, created_at timestamp")
+    return (
+        previous_history.where(F.col("change").isin("new", "split") & F.col("new_id").isNotNull())
+        .groupBy(F.col("new_id").alias("prev_id"))
+        .agg(F.min("changed_at").cast("timestamp").alias("created_at"))
+    )
+
+
+def new_customer_id(run_id: str, component: Column) -> Column:
+    """'C' + the first 16 hex chars of sha2(run_id || '|' || component): stable for a re-run."""
+    return F.concat(F.lit("C"), F.substring(F.sha2(F.concat(F.lit(run_id), F.lit("|"), component), 256), 1, 16))
+
+
+def _change_rows(df: DataFrame, run_id: str, changed_at: datetime, change: str, reason: str) -> DataFrame:
+    """Shape ``(old_id, new_id)`` rows as customer_id history rows."""
+    return df.select(
+        F.lit(run_id).cast("string").alias("run_id"),
+        F.col("old_id").cast("string").alias("old_id"),
+        F.col("new_id").cast("string").alias("new_id"),
+        F.lit(change).alias("change"),
+        F.lit(reason).alias("reason"),
+        F.lit(changed_at).cast("timestamp").alias("changed_at"),
+    )
+
+
+def assign_customer_ids(
+    components: DataFrame,
+    previous_interaction_customer: DataFrame | None,
+    previous_identity_map: DataFrame | None,
+    previous_history: DataFrame | None,
+    run_id: str,
+    changed_at: datetime,
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Give each component a customer_id, keeping last run's ids where they still fit.
+
+    Returns ``(interaction_id, customer_id)``, ``(id_type, value, customer_id)`` and the changes
+    ``(run_id, old_id, new_id, change, reason, changed_at)``. Each previous customer claims only
+    its home component (most of its old vertices; ties: smallest label); a component claimed by
+    several keeps the oldest id (ties: smallest id) and the others get 'merge' rows; unclaimed
+    components get a new id ('new', or 'split' when they hold a part of a customer homed elsewhere);
+    previous customers with no vertex left get 'retired' rows.
+    """
+    spark = components.sparkSession
+    prev = _previous_vertices(spark, previous_interaction_customer, previous_identity_map)
+
+    overlap = (
+        components.join(prev, "id")
+        .groupBy("component", "prev_id")
+        .agg(F.count(F.lit(1)).alias("n"))
+    )
+    # home: most old vertices, ties -> smallest component label (min over (-n, component))
+    home = (
+        overlap.groupBy("prev_id")
+        .agg(F.min(F.struct((-F.col("n")).alias("neg_n"), F.col("component"))).alias("h"))
+        .select("prev_id", F.col("h.component").alias("component"))
+    )
+    claims = home.join(_created_at(spark, previous_history), "prev_id", "left")
+    # winner: oldest creation (unknown creation last), ties -> smallest id
+    order = F.struct(F.col("created_at").isNull().alias("unknown"), F.col("created_at"), F.col("prev_id"))
+    winners = claims.groupBy("component").agg(F.min(order).alias("w")).select(
+        "component", F.col("w.prev_id").alias("winner")
+    )
+    # for an unclaimed component: the previous customer with most vertices in it (split origin)
+    split_from = overlap.groupBy("component").agg(
+        F.min(F.struct((-F.col("n")).alias("neg_n"), F.col("prev_id"))).alias("s")
+    ).select("component", F.col("s.prev_id").alias("split_from"))
+
+    labels = components.select("component").distinct()
+    assigned = (
+        labels.join(winners, "component", "left")
+        .join(split_from, "component", "left")
+        .select(
+            "component",
+            "winner",
+            "split_from",
+            F.coalesce(F.col("winner"), new_customer_id(run_id, F.col("component"))).alias("customer_id"),
+        )
+    )
+
+    merges = claims.join(winners, "component").where(F.col("prev_id") != F.col("winner")).select(
+        F.col("prev_id").alias("old_id"), F.col("winner").alias("new_id")
+    )
+    unclaimed = assigned.where(F.col("winner").isNull())
+    news = unclaimed.where(F.col("split_from").isNull()).select(
+        F.lit(None).cast("string").alias("old_id"), F.col("customer_id").alias("new_id")
+    )
+    splits = unclaimed.where(F.col("split_from").isNotNull()).select(
+        F.col("split_from").alias("old_id"), F.col("customer_id").alias("new_id")
+    )
+    retired = (
+        prev.select("prev_id").distinct()
+        .join(overlap.select("prev_id").distinct(), "prev_id", "left_anti")
+        .select(F.col("prev_id").alias("old_id"), F.lit(None).cast("string").alias("new_id"))
+    )
+    changes = (
+        _change_rows(news, run_id, changed_at, "new", REASON_NEW)
+        .unionByName(_change_rows(splits, run_id, changed_at, "split", REASON_SPLIT))
+        .unionByName(_change_rows(merges, run_id, changed_at, "merge", REASON_MERGE))
+        .unionByName(_change_rows(retired, run_id, changed_at, "retired", REASON_RETIRED))
+    )
+
+    per_vertex = components.join(assigned.select("component", "customer_id"), "component").select("id", "customer_id")
+    interaction_customer = per_vertex.where(F.col("id").startswith(INTERACTION_PREFIX)).select(
+        F.expr(f"substring(id, {len(INTERACTION_PREFIX) + 1})").alias("interaction_id"), "customer_id"
+    )
+    rest = F.expr(f"substring(id, {len(IDENTIFIER_PREFIX) + 1})")
+    identifier_customer = (
+        per_vertex.where(F.col("id").startswith(IDENTIFIER_PREFIX))
+        .select(rest.alias("rest"), "customer_id")
+        .select(
+            F.substring_index("rest", ":", 1).alias("id_type"),
+            F.expr("substring(rest, instr(rest, ':') + 1)").alias("value"),
+            "customer_id",
+        )
+    )
+    return interaction_customer, identifier_customer, changes
+
+
+# --- 4. the stage --------------------------------------------------------------------------
+
+def _remove_dir(spark: SparkSession, path: str) -> None:
+    """Delete a directory through Hadoop's FileSystem (works for local paths and object stores)."""
+    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop FS is only reachable through py4j
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    if fs.exists(hpath):
+        fs.delete(hpath, True)
+
+
+def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
+    """Resolve identities for ``run_id``; overwrite the four silver resolve tables; return a summary."""
+    rconf = conf.resolve
+    interactions = read_table(spark, conf, SILVER_INTERACTIONS)
+    identifiers = read_table(spark, conf, SILVER_IDENTIFIERS)
+    prev_ic = read_table_or_none(spark, conf, GOLD_INTERACTION_CUSTOMER)
+    prev_map = read_table_or_none(spark, conf, GOLD_IDENTITY_MAP)
+    prev_hist = read_table_or_none(spark, conf, GOLD_CUSTOMER_ID_HISTORY)
+    log.info("resolve %s: previous run tables %s", run_id,
+             "found" if prev_ic is not None or prev_map is not None else "absent (first run)")
+
+    links, held_out = linkable_identifiers(identifiers, rconf)
+    overwrite_table(held_out, conf, SILVER_HELD_OUT_IDENTIFIERS)
+    held_out_count = read_table(spark, conf, SILVER_HELD_OUT_IDENTIFIERS).count()
+
+    vertices, edges = build_graph(interactions, links)
+    checkpoint_dir = conf.table_path(f"{CHECKPOINT_DIR}/{run_id}")
+    try:
+        result = connected_components_with_stats(
+            spark, vertices, edges, rconf.engine, checkpoint_dir, rconf.algorithm,
+            rconf.checkpoint_interval, rconf.max_iterations,
+        )
+        components = result.components.persist(StorageLevel.MEMORY_AND_DISK)
+        changed_at = datetime.now(timezone.utc)
+        ic, idc, changes = assign_customer_ids(components, prev_ic, prev_map, prev_hist, run_id, changed_at)
+        overwrite_table(ic, conf, SILVER_INTERACTION_RESOLVED)
+        overwrite_table(idc, conf, SILVER_IDENTIFIER_RESOLVED)
+        overwrite_table(changes, conf, SILVER_CUSTOMER_ID_CHANGES)
+        n_components = components.select("component").distinct().count()
+        components.unpersist()
+    finally:
+        _remove_dir(spark, checkpoint_dir)
+
+    ic_out = read_table(spark, conf, SILVER_INTERACTION_RESOLVED)
+    idc_out = read_table(spark, conf, SILVER_IDENTIFIER_RESOLVED)
+    customers = ic_out.select("customer_id").unionByName(idc_out.select("customer_id")).distinct().count()
+    by_change = {r["change"]: r["n"] for r in read_table(spark, conf, SILVER_CUSTOMER_ID_CHANGES)
+                 .groupBy("change").agg(F.count(F.lit(1)).alias("n")).collect()}  # <= 4 rows
+    summary = {
+        "run_id": run_id,
+        "engine": result.engine,
+        "iterations": result.iterations,
+        "interactions": ic_out.count(),
+        "identifiers": idc_out.count(),
+        "components": n_components,
+        "customers": customers,
+        "new": by_change.get("new", 0),
+        "merged": by_change.get("merge", 0),
+        "split": by_change.get("split", 0),
+        "retired": by_change.get("retired", 0),
+        "held_out": held_out_count,
+    }
+    log.info("resolve %s: %s", run_id, summary)
+    return summary
