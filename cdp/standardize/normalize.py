@@ -254,9 +254,13 @@ def clean_display_name(c: Column) -> Column:
     return _empty_to_null(collapse_ws(_strip_honorifics(collapse_ws(nfc(c.cast("string"))))))
 
 
-def fold_name(c: Column) -> Column:
-    """Comparison key for a name: NFC, no honorific, lower-case, .,-' to space, single spaces."""
-    v = F.lower(_strip_honorifics(collapse_ws(nfc(c.cast("string")))))
+def fold_name(c: Column, assume_nfc: bool = False) -> Column:
+    """Comparison key for a name: NFC, no honorific, lower-case, .,-' to space, single spaces.
+
+    ``assume_nfc=True`` skips the NFC UDF for input that is already NFC (e.g. the output of
+    :func:`clean_display_name`), saving a Python round trip."""
+    c = c.cast("string")
+    v = F.lower(_strip_honorifics(collapse_ws(c if assume_nfc else nfc(c))))
     v = F.regexp_replace(v, r"[.,\-'’]", " ")
     return _empty_to_null(collapse_ws(v))
 

@@ -179,7 +179,7 @@ def _attributes(schema: StructType, source: SourceConfig, std: StandardizeConfig
         "city": _title(raw("city")),
         "pincode": normalize_pincode(raw("pincode"), country_default),
         "country": F.coalesce(F.upper(collapse_ws(raw("country"))), F.lit(country_default)),
-        "name_key": fold_name(full),
+        "name_key": fold_name(full, assume_nfc=True),  # full is built from NFC'd parts
     }
     return F.struct(*[values[n].cast("string").alias(n) for n in ATTRIBUTE_FIELDS])
 
