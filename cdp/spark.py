@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,9 @@ def build_spark_session(
     if not under_submit:
         conf.update(DEFAULT_LOCAL_CONF)
         conf.update(jar_settings(want_graphframes))
+        # Python workers must be this interpreter (it has pandas/pyarrow/phonenumbers), not `python3` on
+        # PATH; pyspark reads the variable when the SparkContext starts (the conf key only works in spark-submit).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf.update(BASE_CONF)
     conf.update({k: str(v) for k, v in (spark_conf or {}).items()})
     builder = SparkSession.builder.appName(app_name)
@@ -88,8 +92,23 @@ def build_spark_session(
         builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    _quiet_jvm_loggers(spark)
     log.info("spark %s master=%s", spark.version, spark.sparkContext.master)
     return spark
+
+
+# Loggers whose warnings are expected on every run (e.g. "no metadata directory" for glob paths).
+QUIET_LOGGERS = ("org.apache.spark.sql.execution.streaming", "org.apache.spark.sql.execution.datasources")
+
+
+def _quiet_jvm_loggers(spark: SparkSession) -> None:
+    try:
+        jvm = spark.sparkContext._jvm  # noqa: SLF001 - log4j levels have no Python API
+        level = jvm.org.apache.logging.log4j.Level.ERROR
+        for name in QUIET_LOGGERS:
+            jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, level)
+    except Exception:  # noqa: BLE001 - cosmetic only
+        log.debug("could not adjust JVM log levels", exc_info=True)
 
 
 def graphframes_available(spark: SparkSession) -> bool:

@@ -94,20 +94,20 @@ def small_star(edges: DataFrame) -> DataFrame:
 
 
 def star_violations(edges: DataFrame) -> DataFrame:
-    """One row ``(edges, changes)`` for edges with ``src < dst``.
+    """One row ``(edges, changes)`` for distinct edges with ``src < dst`` (a single shuffle).
 
-    ``changes`` counts leaves that are not yet settled: a dst with more than one src, or a dst
+    ``changes`` counts vertices not yet settled as leaves: a dst with more than one src, or a dst
     that is itself some edge's src. Zero means every component is a star around its minimum.
     """
-    parents = edges.groupBy("dst").agg(F.count(F.lit(1)).alias("n"))
-    roots = edges.select(F.col("src").alias("root")).distinct()
-    bad = (F.col("n") > 1) | F.col("root").isNotNull()
-    return (
-        parents.join(roots, parents["dst"] == roots["root"], "left")
-        .agg(
-            F.coalesce(F.sum("n"), F.lit(0)).cast("long").alias("edges"),
-            F.coalesce(F.sum(F.when(bad, 1).otherwise(0)), F.lit(0)).cast("long").alias("changes"),
-        )
+    as_src = edges.select(F.col("src").alias("node"), F.lit(0).alias("parents"), F.lit(1).alias("is_src"))
+    as_dst = edges.select(F.col("dst").alias("node"), F.lit(1).alias("parents"), F.lit(0).alias("is_src"))
+    per_node = as_src.unionByName(as_dst).groupBy("node").agg(
+        F.sum("parents").alias("parents"), F.max("is_src").alias("is_src")
+    )
+    bad = (F.col("parents") > 1) | ((F.col("parents") >= 1) & (F.col("is_src") == 1))
+    return per_node.agg(
+        F.coalesce(F.sum("parents"), F.lit(0)).cast("long").alias("edges"),
+        F.coalesce(F.sum(F.when(bad, 1).otherwise(0)), F.lit(0)).cast("long").alias("changes"),
     )
 
 

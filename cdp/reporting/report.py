@@ -33,10 +33,10 @@ def match_rates(ic: DataFrame, profile: DataFrame, by: str | None) -> list[dict[
     """Share of interactions whose customer holds an identifier of a known type."""
     joined = ic.join(profile.select("customer_id", "is_known"), "customer_id", "left")
     keys = [by] if by else []
-    rows = (joined.groupBy(*keys)
-            .agg(F.count(F.lit(1)).alias("interactions"),
-                 F.sum(F.when(F.col("is_known"), 1).otherwise(0)).alias("known"))
-            .orderBy(*keys).collect())  # one row per source/channel: bounded by the config
+    grouped = (joined.groupBy(*keys)
+               .agg(F.count(F.lit(1)).alias("interactions"),
+                    F.sum(F.when(F.col("is_known"), 1).otherwise(0)).alias("known")))
+    rows = (grouped.orderBy(*keys) if keys else grouped).collect()  # one row per source/channel: bounded
     return [{**({by: r[by]} if by else {}), "interactions": int(r["interactions"]), "known": int(r["known"] or 0),
              "match_rate": _rate(int(r["known"] or 0), int(r["interactions"]))} for r in rows]
 
