@@ -81,7 +81,7 @@ def test_missing_path_and_missing_column_fail_before_any_write(spark, make_conf,
 
     _write(tmp_path / "in/pos/a.csv", b"TxnNo,Mobile,Pin\nT1,1,110001\n")
     conf = make_conf(sources=[_pos_source("in/pos/*.csv")])
-    with pytest.raises(ConfigError, match=r"identifiers.phone maps to column 'CustMobile'.*\['TxnNo', 'Mobile', 'Pin'\]"):
+    with pytest.raises(ConfigError, match=r"source 'pos': .*identifiers.phone -> 'CustMobile'; available columns: \['TxnNo', 'Mobile', 'Pin'\]"):
         run_land(spark, conf, "r1")
     assert not (tmp_path / "warehouse").exists()
 

@@ -19,6 +19,7 @@ from cdp.constants import (
     COL_FILE, COL_INGESTED_AT, COL_RECORD_ID, COL_ROW_HASH, COL_RUN_ID, COL_SOURCE, META_LANDING_STATS,
     bronze_table, quarantine_table,
 )
+from cdp.standardize.standardize import check_columns, column_at, has_column
 from cdp.tables import append_table, merge_insert_new
 
 log = logging.getLogger(__name__)
@@ -111,35 +112,20 @@ def read_raw(spark: SparkSession, conf: CdpConfig, source: SourceConfig) -> Data
     return df.withColumn(COL_FILE, F.col("_metadata.file_path"))
 
 
-def _path_column(path: str) -> Column:
-    return F.col(".".join(f"`{p}`" for p in path.split(".")))
-
-
-def has_path(schema: T.StructType, path: str) -> bool:
-    dt: T.DataType = schema
-    for part in path.split("."):
-        if not isinstance(dt, T.StructType) or part not in dt.fieldNames():
-            return False
-        dt = dt[part].dataType
-    return True
-
-
 def check_mapped_columns(source: SourceConfig, schema: T.StructType) -> None:
     """Every mapped column must exist in the source (dotted paths reach into nested JSON)."""
-    mapped: list[tuple[str, str]] = [("record_id", source.record_id)]
-    if source.event_time:
-        mapped.append(("event_time.column", source.event_time.column))
-    if source.event_type and source.event_type.column:
-        mapped.append(("event_type.column", source.event_type.column))
-    for section in ("identifiers", "attributes", "measures"):
-        mapped += [(f"{section}.{k}", v) for k, v in getattr(source, section).items()]
-    available = [f for f in schema.fieldNames() if f not in (CORRUPT_COL, COL_FILE)]
-    for key, column in mapped:
-        if not has_path(schema, column):
-            raise ConfigError(
-                f"source {source.name!r}: {key} maps to column {column!r}, which is not in the data; "
-                f"available columns: {available}"
-            )
+    data = T.StructType([f for f in schema.fields if f.name not in (CORRUPT_COL, COL_FILE)])
+    problems = []
+    if not has_column(data, source.record_id):
+        problems.append(f"record_id maps to column {source.record_id!r}, which is not in the data; "
+                        f"available columns: {data.fieldNames()}")
+    try:
+        check_columns(data, source)
+    except ValueError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise ConfigError(f"source {source.name!r}: " + "; ".join(p.removeprefix(f"source {source.name!r}: ")
+                                                                 for p in problems))
 
 
 def _non_ascii_replacement(columns: list[str]) -> Column:
@@ -153,7 +139,7 @@ def split_landing(raw: DataFrame, source: SourceConfig, run_id: str) -> tuple[Da
     """Split raw rows into bronze rows and quarantine rows (each with a reason)."""
     data_cols = [c for c in raw.columns if c not in (CORRUPT_COL, COL_FILE)]
     flat_cols = [f.name for f in raw.schema.fields if f.name in data_cols and isinstance(f.dataType, T.StringType)]
-    record_id = F.trim(_path_column(source.record_id))
+    record_id = F.trim(column_at(raw.schema, source.record_id))
     reason = (
         F.when(F.col(CORRUPT_COL).isNotNull(), F.lit("malformed_row"))
         .when(_non_ascii_replacement(flat_cols), F.lit("undecodable_bytes"))

@@ -116,6 +116,16 @@ def check_columns(bronze_columns_schema: StructType | DataFrame, source: SourceC
         )
 
 
+def has_column(schema: StructType, path: str) -> bool:
+    """True when ``path`` (a top-level name, or a dotted path into structs) exists in ``schema``."""
+    return _resolve(schema, path) is not None
+
+
+def column_at(schema: StructType, path: str) -> Column:
+    """The column at ``path`` as a string (see has_column for what a path is)."""
+    return _col(schema, path)
+
+
 def _col(schema: StructType, path: str) -> Column:
     chain = _resolve(schema, path)
     if chain is None:  # check_columns runs first; this is a safety net
