@@ -164,10 +164,16 @@ class CdpConfig(_Strict):
         raise ConfigError(f"no source named {name!r}; configured: {[s.name for s in self.sources]}")
 
 
-def _format_validation_error(err: ValidationError, origin: str) -> str:
+def _format_validation_error(err: ValidationError, origin: str, data: dict[str, Any]) -> str:
     lines = [f"invalid configuration in {origin}:"]
+    sources = data.get("sources") if isinstance(data.get("sources"), list) else []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
+        parts = [str(p) for p in e["loc"]]
+        if len(parts) >= 2 and parts[0] == "sources" and parts[1].isdigit() and int(parts[1]) < len(sources):
+            entry = sources[int(parts[1])]
+            name = entry.get("name") if isinstance(entry, dict) else None
+            parts[1] = f"{parts[1]}({name})" if name else parts[1]
+        loc = ".".join(parts) or "(top level)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check spelling; see README 'Configuration')"
@@ -204,7 +210,7 @@ def config_from_dict(data: dict[str, Any], base_dir: str = ".", origin: str = "<
     try:
         return CdpConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, origin)) from None
+        raise ConfigError(_format_validation_error(exc, origin, data)) from None
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> CdpConfig:

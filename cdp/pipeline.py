@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import logging
 import secrets
 import time
@@ -37,7 +38,7 @@ def _resolve_and_record(spark: SparkSession, conf: CdpConfig, run_id: str) -> di
 
 
 STAGE_FUNCTIONS: dict[str, Callable[[SparkSession, CdpConfig, str], Any]] = {
-    STAGE_LAND: lambda spark, conf, run_id: run_land(spark, conf, run_id),
+    STAGE_LAND: lambda spark, conf, run_id: [asdict(s) for s in run_land(spark, conf, run_id)],
     STAGE_STANDARDIZE: run_standardize,
     STAGE_RESOLVE: _resolve_and_record,
     STAGE_PROFILE: run_profile,

@@ -39,8 +39,13 @@ def append_table(df: DataFrame, conf: CdpConfig, table: str) -> None:
     log.info("appended to %s", table)
 
 
+# Delta column mapping lets bronze keep source column names such as "Cust Mobile" or "a,b".
+COLUMN_MAPPING_OPTIONS = {"delta.columnMapping.mode": "name", "delta.minReaderVersion": "2",
+                          "delta.minWriterVersion": "5"}
+
+
 def merge_insert_new(spark: SparkSession, df: DataFrame, conf: CdpConfig, table: str, keys: list[str],
-                     update_when_changed: str | None = None) -> None:
+                     update_when_changed: str | None = None, create_options: dict[str, str] | None = None) -> None:
     """Insert rows whose keys are not in the table yet; creates the table on first write.
 
     With ``update_when_changed`` (a column name), a matched row is replaced when that column differs.
@@ -48,7 +53,7 @@ def merge_insert_new(spark: SparkSession, df: DataFrame, conf: CdpConfig, table:
     """
     path = conf.table_path(table)
     if not DeltaTable.isDeltaTable(spark, path):
-        df.write.format("delta").mode("overwrite").save(path)
+        df.write.format("delta").mode("overwrite").options(**(create_options or {})).save(path)
         log.info("created %s", table)
         return
     target = DeltaTable.forPath(spark, path)

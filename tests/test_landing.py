@@ -95,3 +95,28 @@ def test_parquet_values_become_strings(spark, make_conf, tmp_path):
     bronze = read_table(spark, conf, bronze_table("orders"))
     assert dict(bronze.dtypes)["phone"] == "string"
     assert bronze.select(F.col("phone"), F.col("amount")).first() == ("9812345678", "12.5")
+
+
+def test_column_names_with_spaces_land_and_standardize(spark, make_conf, tmp_path):
+    from cdp.standardize.stage import run_standardize
+
+    _write(tmp_path / "in/pos/a.csv", b"TxnNo,Cust Mobile,Pin\nT1,09812345678,411001\n")
+    source = _pos_source("in/pos/*.csv") | {"identifiers": {"phone": "Cust Mobile"}}
+    conf = make_conf(sources=[source])
+    [stats] = run_land(spark, conf, "r1")
+    assert stats.landed_rows == 1
+    run_standardize(spark, conf, "r1")
+    ids = read_table(spark, conf, "silver/identifiers").select("id_type", "value").collect()
+    assert [tuple(r) for r in ids] == [("phone", "+919812345678")]
+
+
+def test_bad_event_time_pattern_and_empty_source_fail_before_any_write(spark, make_conf, tmp_path):
+    _write(tmp_path / "in/pos/a.csv", b"TxnNo,CustMobile,Pin,When\nT1,1,110001,x\n")
+    source = _pos_source("in/pos/*.csv") | {"event_time": {"column": "When", "format": "qqqq-ZZ-bogus%%"}}
+    with pytest.raises(ConfigError, match=r"source 'pos': event_time.format 'qqqq-ZZ-bogus%%' is not a valid"):
+        run_land(spark, make_conf(sources=[source]), "r1")
+
+    _write(tmp_path / "in/empty/a.csv", b"")
+    with pytest.raises(ConfigError, match=r"source 'pos': no columns could be read"):
+        run_land(spark, make_conf(sources=[_pos_source("in/empty/*.csv")]), "r1")
+    assert not (tmp_path / "warehouse").exists()

@@ -16,11 +16,11 @@ from pyspark.sql import types as T
 
 from cdp.config import CdpConfig, ConfigError, SourceConfig
 from cdp.constants import (
-    COL_FILE, COL_INGESTED_AT, COL_RECORD_ID, COL_ROW_HASH, COL_RUN_ID, COL_SOURCE, META_LANDING_STATS,
+    TIME_FORMATS_SPECIAL, COL_FILE, COL_INGESTED_AT, COL_RECORD_ID, COL_ROW_HASH, COL_RUN_ID, COL_SOURCE, META_LANDING_STATS,
     bronze_table, quarantine_table,
 )
 from cdp.standardize.standardize import check_columns, column_at, has_column
-from cdp.tables import append_table, merge_insert_new
+from cdp.tables import COLUMN_MAPPING_OPTIONS, append_table, merge_insert_new
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def land_source(spark: SparkSession, conf: CdpConfig, source: SourceConfig, raw:
         deduped = one_row_per_record(good)
         distinct_n = deduped.count()
         merge_insert_new(spark, deduped, conf, bronze_table(source.name), [COL_RECORD_ID],
-                         update_when_changed=COL_ROW_HASH)
+                         update_when_changed=COL_ROW_HASH, create_options=COLUMN_MAPPING_OPTIONS)
         if bad_n:
             merge_insert_new(spark, bad.dropDuplicates(["_quarantine_id"]), conf,
                              quarantine_table(source.name), ["_quarantine_id"])
@@ -210,12 +210,30 @@ def validate_sources(spark: SparkSession, conf: CdpConfig) -> dict[str, DataFram
 
     Returns each source's raw DataFrame so the schema is read (or inferred, for JSON) only once.
     """
-    check_sources(spark, conf)
+    found = check_sources(spark, conf)
     raws = {}
     for source in conf.sources:
+        check_event_time_format(spark, source)
         raws[source.name] = read_raw(spark, conf, source)
+        if not [c for c in raws[source.name].columns if c not in (CORRUPT_COL, COL_FILE)]:
+            raise ConfigError(f"source {source.name!r}: no columns could be read from {found[source.name][:3]} "
+                              "(empty files, or a CSV without a header line?)")
         check_mapped_columns(source, raws[source.name].schema)
     return raws
+
+
+def check_event_time_format(spark: SparkSession, source: SourceConfig) -> None:
+    """A Spark datetime pattern that Spark refuses is a config error, found before any write."""
+    et = source.event_time
+    if et is None or et.format in TIME_FORMATS_SPECIAL:
+        return
+    try:
+        spark.range(1).select(F.try_to_timestamp(F.lit("2024-01-01"), F.lit(et.format))).collect()
+    except Exception as exc:  # noqa: BLE001 - Spark raises several error types for bad patterns
+        first = str(exc).strip().splitlines()[0][:300]
+        raise ConfigError(
+            f"source {source.name!r}: event_time.format {et.format!r} is not a valid Spark datetime pattern "
+            f"(use e.g. 'yyyy-MM-dd HH:mm:ss', or iso8601 | epoch_s | epoch_ms): {first}") from None
 
 
 def run_land(spark: SparkSession, conf: CdpConfig, run_id: str) -> list[LandingStats]:

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from cdp.config import CdpConfig
 from cdp.constants import (
     GOLD_CUSTOMER_PROFILE, GOLD_INTERACTION_CUSTOMER, GOLD_RUN_METRICS, META_LANDING_STATS, META_RESOLVE_STATS,
-    REPORTS_DIR, SILVER_HELD_OUT_IDENTIFIERS,
+    QUARANTINE, REPORTS_DIR, SILVER_HELD_OUT_IDENTIFIERS, SILVER_INTERACTIONS,
 )
 from cdp.tables import append_table, read_table, read_table_or_none
 
@@ -41,6 +41,17 @@ def match_rates(ic: DataFrame, profile: DataFrame, by: str | None) -> list[dict[
              "match_rate": _rate(int(r["known"] or 0), int(r["interactions"]))} for r in rows]
 
 
+def _for_run(stats: DataFrame | None, run_id: str) -> DataFrame | None:
+    """This run's rows of a stats table; a stage run alone (e.g. `cdp report`) falls back to the latest run."""
+    if stats is None:
+        return None
+    mine = stats.where(F.col("run_id") == run_id)
+    if mine.head(1):
+        return mine
+    latest = stats.agg(F.max("run_id")).first()[0]
+    return stats.where(F.col("run_id") == latest) if latest else None
+
+
 def build_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, Any]:
     """Assemble the run report from the published tables (small summaries only)."""
     ic = read_table(spark, conf, GOLD_INTERACTION_CUSTOMER)
@@ -55,12 +66,16 @@ def build_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str,
     held = read_table_or_none(spark, conf, SILVER_HELD_OUT_IDENTIFIERS)
     held_rows = ([r.asDict() for r in held.orderBy(F.col("interactions").desc()).limit(MAX_LISTED_HELD_OUT).collect()]
                  if held is not None else [])
-    landing = read_table_or_none(spark, conf, META_LANDING_STATS)
-    landing_rows = ([{k: v for k, v in r.asDict().items() if k != "run_id"}
-                     for r in landing.where(F.col("run_id") == run_id).orderBy("source").collect()]
-                    if landing is not None else [])
-    resolve = read_table_or_none(spark, conf, META_RESOLVE_STATS)
-    resolve_row = (resolve.where(F.col("run_id") == run_id).limit(1).collect() if resolve is not None else [])
+    landing = _for_run(read_table_or_none(spark, conf, META_LANDING_STATS), run_id)
+    landing_rows = ([r.asDict() for r in landing.orderBy("source").collect()] if landing is not None else [])
+    resolve = _for_run(read_table_or_none(spark, conf, META_RESOLVE_STATS), run_id)
+    resolve_row = resolve.limit(1).collect() if resolve is not None else []
+    interactions = read_table(spark, conf, SILVER_INTERACTIONS)
+    unparsed = [r.asDict() for r in interactions.groupBy("source").agg(
+        F.sum(F.when(F.col("event_time_raw").isNotNull() & F.col("event_time").isNull(), 1).otherwise(0))
+        .alias("unparseable"),
+        F.sum(F.when(F.col("event_time") > F.current_timestamp() + F.expr("INTERVAL 1 DAY"), 1).otherwise(0))
+        .alias("in_future")).orderBy("source").collect()]
     return {
         "run_id": run_id,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -73,6 +88,8 @@ def build_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str,
         "largest_customers": largest,
         "held_out_identifiers": {"count": held.count() if held is not None else 0, "top": held_rows},
         "landing": landing_rows,
+        "quarantine_tables": f"{conf.root}/{QUARANTINE}/<source>",
+        "event_time_problems": [r for r in unparsed if r["unparseable"] or r["in_future"]],
         "resolve": json.loads(resolve_row[0]["summary"]) if resolve_row else {},
         "tables": {"interaction_customer": conf.table_path(GOLD_INTERACTION_CUSTOMER),
                    "customer_profile": conf.table_path(GOLD_CUSTOMER_PROFILE)},
@@ -88,7 +105,7 @@ def report_metrics_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             ("held_out_identifiers", "overall", report["held_out_identifiers"]["count"])]
     rows += [("match_rate", f"source={r['source']}", r["match_rate"]) for r in report["match_rate_by_source"]]
     rows += [("match_rate", f"channel={r['channel']}", r["match_rate"]) for r in report["match_rate_by_channel"]]
-    for r in report["landing"]:
+    for r in report["landing"] if report["landing"] and report["landing"][0]["run_id"] == report["run_id"] else []:
         for k in ("input_rows", "landed_rows", "quarantined_rows"):
             rows.append((k, f"source={r['source']}", r[k]))
     return [{"run_id": report["run_id"], "metric": m, "dimension": d, "value": float(v)} for m, d, v in rows]
@@ -116,6 +133,12 @@ def run_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, A
     return report
 
 
+def _short(text: str | None, width: int = 40) -> str:
+    if not text:
+        return "-"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A human-readable summary for the CLI."""
     mr = report["match_rate"]
@@ -129,16 +152,23 @@ def format_report(report: dict[str, Any]) -> str:
                                 for r in report["match_rate_by_channel"]),
     ]
     if report["landing"]:
-        lines.append("landing (input = landed + quarantined):" + "".join(
+        run_note = "" if report["landing"][0]["run_id"] == report["run_id"] else f" from run {report['landing'][0]['run_id']}"
+        lines.append(f"landing{run_note} (input = landed + quarantined; quarantine in {report['quarantine_tables']}):"
+                     + "".join(
             f"\n  {r['source']:<14} {r['input_rows']:>9,} = {r['landed_rows']:,} + {r['quarantined_rows']:,}"
             f"  (duplicate record ids: {r['duplicate_record_ids']:,})" for r in report["landing"]))
+    else:
+        lines.append("landing: no landing statistics found (run `cdp land` or `cdp run`)")
+    for r in report["event_time_problems"]:
+        lines.append(f"event_time: {r['source']}: {r['unparseable']:,} unparseable (stored as null), "
+                     f"{r['in_future']:,} in the future")
     held = report["held_out_identifiers"]
     lines.append(f"held-out identifiers: {held['count']}" + "".join(
         f"\n  {r['id_type']}:{r['value']} linked to {r['interactions']} interactions (cap {r['cap']})"
         for r in held["top"][:10]))
     lines.append("largest customers:" + "".join(
-        f"\n  {r['customer_id']} {r['name'] or '-'}: {r['interactions']} interactions"
-        for r in report["largest_customers"][:5]))
+        f"\n  {r['customer_id']} {_short(r['name'])}: {r['interactions']} interactions"
+        for r in report["largest_customers"]))
     if report.get("resolve"):
         lines.append(f"resolve: {json.dumps(report['resolve'], default=str)}")
     lines.append(f"tables under {report['storage_root']}; report file {report.get('report_file', '-')}")
