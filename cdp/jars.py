@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -42,6 +43,16 @@ def _resolve(coordinates: list[str]) -> list[str]:
         SparkContext._jvm = None  # noqa: SLF001
 
 
+def _resolve_quietly(coordinate: str, dest: Path) -> bool:
+    """Resolve an optional JAR in a child process, so a failure costs one log line, not an Ivy trace."""
+    code = ("import shutil, sys; from pathlib import Path; from cdp.jars import _resolve; "
+            f"[shutil.copy2(p, {str(dest)!r}) for p in _resolve([{coordinate!r}]) if 'graphframes' in Path(p).name]")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        log.debug("jars: resolving %s failed:\n%s", coordinate, proc.stderr[-2000:])
+    return proc.returncode == 0
+
+
 def resolve_jars(dest: Path, with_graphframes: bool = True) -> dict[str, bool]:
     dest.mkdir(parents=True, exist_ok=True)
     wanted = _jar_file_name(DELTA_JAR)
@@ -59,15 +70,10 @@ def resolve_jars(dest: Path, with_graphframes: bool = True) -> dict[str, bool]:
         if gf.exists():
             got["graphframes"] = True
         else:
-            try:
-                for p in _resolve([GRAPHFRAMES_JAR]):
-                    if "graphframes" in Path(p).name:
-                        shutil.copy2(p, dest / Path(p).name)
-                got["graphframes"] = gf.exists()
-            except Exception as exc:  # noqa: BLE001 - resolution failure is reported, not fatal
-                log.warning("jars: %s could not be resolved (%s); the built-in engine will be used",
-                            GRAPHFRAMES_JAR, str(exc).splitlines()[0][:200])
-                got["graphframes"] = False
+            got["graphframes"] = _resolve_quietly(GRAPHFRAMES_JAR, dest) and gf.exists()
+            if not got["graphframes"]:
+                log.warning("jars: %s could not be resolved from Maven Central; the built-in "
+                            "connected-components engine will be used", GRAPHFRAMES_JAR)
             if not got["graphframes"]:
                 marker.write_text(f"{GRAPHFRAMES_JAR} could not be resolved from Maven Central\n")
     return got
