@@ -19,7 +19,7 @@ from cdp import configure_logging
 from cdp.constants import DELTA_JAR, GRAPHFRAMES_JAR
 from cdp.spark import _jar_file_name, jars_dir
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("cdp.jars")  # not __name__: this module also runs as __main__
 
 
 def _resolve(coordinates: list[str]) -> list[str]:
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     got = resolve_jars(args.dest, with_graphframes=not args.no_graphframes)
     for name, ok in got.items():
-        print(f"jars: {name}: {'ok' if ok else 'NOT AVAILABLE'} ({args.dest})")
+        log.info("jars: %s: %s (%s)", name, "ok" if ok else "NOT AVAILABLE", args.dest)
     return 0 if got.get("delta") else 1
 
 

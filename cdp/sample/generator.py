@@ -20,7 +20,6 @@ Layout written under ``out_dir``::
 """
 from __future__ import annotations
 
-import argparse
 import math
 import random
 from dataclasses import dataclass
@@ -848,23 +847,3 @@ def generate_sample(spark: SparkSession, out_dir: str, persons: int = 2000, seed
     counts = {r["source"]: int(r["count"]) for r in
               spark.read.option("header", True).csv(f"{out}/truth/truth.csv").groupBy("source").count().collect()}
     return {name: counts.get(name, 0) for name in SOURCES}
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Generate the seeded CDP sample data")
-    ap.add_argument("--out", default="sample_data")
-    ap.add_argument("--persons", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=42)
-    args = ap.parse_args(argv)
-    from cdp.spark import build_spark_session
-
-    spark = build_spark_session("cdp-generate")
-    summary = generate_sample(spark, args.out, persons=args.persons, seed=args.seed)
-    for k, v in summary.items():
-        print(f"{k:14s} {v:>10,d}")
-    print(f"{'total':14s} {sum(summary.values()):>10,d}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
