@@ -41,7 +41,8 @@ def test_csv_lands_strings_and_quarantines_bad_rows(spark, make_conf, tmp_path):
         ("T1", "09812345678", "011001"), ("T6", "9812345671", "560002")}
     assert dict(bronze.dtypes)["CustMobile"] == "string"
     reasons = sorted(r.reason for r in read_table(spark, conf, quarantine_table("pos")).collect())
-    assert reasons == ["malformed_row", "malformed_row", "missing_record_id:TxnNo", "undecodable_bytes"]
+    assert reasons == ["malformed_row: expected 3 columns, got 2", "malformed_row: expected 3 columns, got 4",
+                       "missing_record_id:TxnNo", "undecodable_bytes"]
     assert (stats.input_rows, stats.landed_rows, stats.quarantined_rows) == (6, 2, 4)
     assert stats.input_rows == stats.landed_rows + stats.quarantined_rows
 

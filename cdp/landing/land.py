@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -135,13 +136,22 @@ def _non_ascii_replacement(columns: list[str]) -> Column:
     return F.concat_ws("\u0001", *[F.col(f"`{c}`").cast("string") for c in columns]).contains("\ufffd")
 
 
+def _malformed_reason(source: SourceConfig, expected_columns: int) -> Column:
+    """'malformed_json', or for CSV 'malformed_row: expected N columns, got M' (M counted naively)."""
+    if source.format != "csv":
+        return F.lit("malformed_json" if source.format in ("json", "jsonl") else "malformed_row")
+    sep = str(source.options.get("sep", source.options.get("delimiter", ",")))
+    got = F.size(F.split(F.col(CORRUPT_COL), re.escape(sep)))
+    return F.concat(F.lit(f"malformed_row: expected {expected_columns} columns, got "), got.cast("string"))
+
+
 def split_landing(raw: DataFrame, source: SourceConfig, run_id: str) -> tuple[DataFrame, DataFrame]:
     """Split raw rows into bronze rows and quarantine rows (each with a reason)."""
     data_cols = [c for c in raw.columns if c not in (CORRUPT_COL, COL_FILE)]
     flat_cols = [f.name for f in raw.schema.fields if f.name in data_cols and isinstance(f.dataType, T.StringType)]
     record_id = F.trim(column_at(raw.schema, source.record_id))
     reason = (
-        F.when(F.col(CORRUPT_COL).isNotNull(), F.lit("malformed_row"))
+        F.when(F.col(CORRUPT_COL).isNotNull(), _malformed_reason(source, len(data_cols)))
         .when(_non_ascii_replacement(flat_cols), F.lit("undecodable_bytes"))
         .when(record_id.isNull() | (record_id == ""), F.lit(f"missing_record_id:{source.record_id}"))
     )
