@@ -204,17 +204,10 @@ def connected_components_with_stats(
     return ComponentsResult(cc, chosen, iterations)
 
 
-def connected_components(
-    spark: SparkSession,
-    vertices: DataFrame,
-    edges: DataFrame,
-    engine: str,
-    checkpoint_dir: str,
-    algorithm: str = "two_phase",
-    checkpoint_interval: int = 2,
-    max_iterations: int = 100,
-) -> DataFrame:
-    """``(id, component)`` per vertex; component = smallest vertex id in it."""
-    return connected_components_with_stats(
-        spark, vertices, edges, engine, checkpoint_dir, algorithm, checkpoint_interval, max_iterations
-    ).components
+def connected_components(spark: SparkSession, vertices: DataFrame, edges: DataFrame, engine: str,
+                         checkpoint_dir: str, **options: object) -> DataFrame:
+    """``(id, component)`` per vertex; component = smallest vertex id in it.
+
+    ``options`` are those of connected_components_with_stats (algorithm, checkpoint_interval, max_iterations).
+    """
+    return connected_components_with_stats(spark, vertices, edges, engine, checkpoint_dir, **options).components
