@@ -145,8 +145,8 @@ def _malformed_reason(source: SourceConfig, expected_columns: int) -> Column:
     return F.concat(F.lit(f"malformed_row: expected {expected_columns} columns, got "), got.cast("string"))
 
 
-def split_landing(raw: DataFrame, source: SourceConfig, run_id: str) -> tuple[DataFrame, DataFrame]:
-    """Split raw rows into bronze rows and quarantine rows (each with a reason)."""
+def tag_rows(raw: DataFrame, source: SourceConfig) -> DataFrame:
+    """Raw rows plus the trimmed record id and a quarantine reason (null for a row that can land)."""
     data_cols = [c for c in raw.columns if c not in (CORRUPT_COL, COL_FILE)]
     flat_cols = [f.name for f in raw.schema.fields if f.name in data_cols and isinstance(f.dataType, T.StringType)]
     record_id = F.trim(column_at(raw.schema, source.record_id))
@@ -155,8 +155,13 @@ def split_landing(raw: DataFrame, source: SourceConfig, run_id: str) -> tuple[Da
         .when(_non_ascii_replacement(flat_cols), F.lit("undecodable_bytes"))
         .when(record_id.isNull() | (record_id == ""), F.lit(f"missing_record_id:{source.record_id}"))
     )
+    return raw.select("*", reason.alias(REASON_COL), record_id.alias(COL_RECORD_ID))
+
+
+def split_landing(tagged: DataFrame, source: SourceConfig, run_id: str) -> tuple[DataFrame, DataFrame]:
+    """Split tagged rows (from tag_rows) into bronze rows and quarantine rows (each with a reason)."""
+    data_cols = [c for c in tagged.columns if c not in (CORRUPT_COL, COL_FILE, REASON_COL, COL_RECORD_ID)]
     now = F.current_timestamp()
-    tagged = raw.select("*", reason.alias(REASON_COL), record_id.alias(COL_RECORD_ID))
     row_json = F.to_json(F.struct(*[F.col(f"`{c}`") for c in data_cols]))
     good = tagged.where(F.col(REASON_COL).isNull()).select(
         *[F.col(f"`{c}`") for c in data_cols],
@@ -193,21 +198,24 @@ def one_row_per_record(good: DataFrame) -> DataFrame:
 def land_source(spark: SparkSession, conf: CdpConfig, source: SourceConfig, raw: DataFrame,
                 run_id: str) -> LandingStats:
     """Land one source's raw rows (from read_raw) into bronze and quarantine."""
-    raw = raw.persist()
+    tagged = tag_rows(raw, source).persist()
     try:
-        good, bad = split_landing(raw, source, run_id)
-        counts = (raw.agg(F.count(F.lit(1)).alias("n"), F.countDistinct(COL_FILE).alias("files")).first())
-        bad_n = bad.count()
+        landable = F.col(REASON_COL).isNull()
+        counts = tagged.agg(  # one pass for every count the report needs
+            F.count(F.lit(1)).alias("n"), F.countDistinct(COL_FILE).alias("files"),
+            F.count(F.when(~landable, 1)).alias("bad"),
+            F.countDistinct(F.when(landable, F.col(COL_RECORD_ID))).alias("distinct")).first()
+        bad_n, distinct_n = counts["bad"], counts["distinct"]
         good_n = counts["n"] - bad_n
+        good, bad = split_landing(tagged, source, run_id)
         deduped = one_row_per_record(good)
-        distinct_n = deduped.count()
         merge_insert_new(spark, deduped, conf, bronze_table(source.name), [COL_RECORD_ID],
                          update_when_changed=COL_ROW_HASH, create_options=COLUMN_MAPPING_OPTIONS)
         if bad_n:
             merge_insert_new(spark, bad.dropDuplicates(["_quarantine_id"]), conf,
                              quarantine_table(source.name), ["_quarantine_id"])
     finally:
-        raw.unpersist()
+        tagged.unpersist()
     stats = LandingStats(source.name, int(counts["n"]), int(good_n), int(bad_n), int(good_n - distinct_n),
                          int(counts["files"]))
     log.info("land %s: %d rows read, %d landed, %d quarantined, %d duplicate record ids",
