@@ -31,8 +31,9 @@ sample_data/.generated-stamp: $(JARS_STAMP) cdp/sample/generator.py
 	$(CDP) generate --out sample_data --persons $(PERSONS) --seed $(SEED)
 	touch $@
 
+# --train: fit the match model on the sample (MLflow, sqlite under warehouse/), then resolve with it
 demo: setup sample_data/.generated-stamp
-	$(CDP) run --conf conf/local.yaml
+	$(CDP) run --train --conf conf/local.yaml
 
 test: setup
 	$(VENV)/bin/pytest -q
@@ -42,6 +43,7 @@ test-fast: setup
 
 bench: setup
 	$(PYTHON) bench/bench_stages.py --sizes 100000 1000000
+	$(PYTHON) bench/bench_matching.py
 
 clean:
 	rm -rf warehouse sample_data .pytest_cache

@@ -28,6 +28,8 @@ setup(
         "phonenumbers>=8.13",
         "pyyaml>=6",
         "pydantic>=2.5,<3",
+        "rapidfuzz>=3.6,<4",  # string similarities inside the match features' pandas UDF
+        "matplotlib>=3.7",  # the precision-recall curve logged to MLflow
     ],
     extras_require={"dev": ["pytest>=8", "chispa>=0.10"]},
     entry_points={"console_scripts": ["cdp=cdp.cli:main"]},

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from cdp import configure_logging
 from cdp.config import ConfigError, load_config
-from cdp.constants import STAGES, STAGE_REPORT
+from cdp.constants import STAGES, STAGE_REPORT, STAGE_TRAIN
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +25,23 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--conf", help="optional config whose spark: section is used")
 
-    for name in ("run",) + STAGES:
-        s = sub.add_parser(name, help="all stages" if name == "run" else f"only the {name} stage")
+    helps = {"run": "all stages", STAGE_TRAIN: "train the match model on silver data (MLflow)"}
+    for name in ("run",) + STAGES + (STAGE_TRAIN,):
+        s = sub.add_parser(name, help=helps.get(name, f"only the {name} stage"))
         s.add_argument("--conf", required=True, help="run config (YAML)")
         s.add_argument("--run-id", help="reuse a run id (default: a new one)")
         s.add_argument("--json", action="store_true", help="print the report as JSON")
+        if name == "run":
+            s.add_argument("--train", action="store_true",
+                           help="train the match model after standardize and before resolve")
 
-    e = sub.add_parser("evaluate", help="pairwise precision/recall of gold/interaction_customer against a truth CSV")
+    e = sub.add_parser("evaluate", help="pairwise and B-cubed scores of gold/interaction_customer against a truth CSV")
     e.add_argument("--conf", required=True)
     e.add_argument("--truth", required=True, help="CSV with source,record_id and an entity column")
     e.add_argument("--entity-column", default="person_id")
+    e.add_argument("--source-column", default="source")
+    e.add_argument("--record-id-column", default="record_id")
+    e.add_argument("--no-mlflow", action="store_true", help="do not log the scores to MLflow")
     return p
 
 
@@ -70,25 +77,24 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     conf = load_config(args.conf)
     if args.command == "evaluate":
-        from pyspark.sql import functions as F
-
-        from cdp.constants import GOLD_INTERACTION_CUSTOMER
-        from cdp.reporting.evaluate import pairwise_scores
-        from cdp.tables import read_table
+        from cdp.reporting.evaluate import run_evaluate
 
         spark = _spark(conf, "cdp-evaluate")
-        truth = (spark.read.option("header", True).csv(args.truth)
-                 .select("source", "record_id", F.col(args.entity_column).alias("entity_id")))
-        predicted = read_table(spark, conf, GOLD_INTERACTION_CUSTOMER).select("source", "record_id", "customer_id")
-        print(json.dumps(pairwise_scores(predicted, truth), indent=2))
+        result = run_evaluate(spark, conf, args.truth, entity_column=args.entity_column,
+                              source_column=args.source_column, record_id_column=args.record_id_column,
+                              largest=conf.report.largest_customers, log_to_mlflow=not args.no_mlflow)
+        print(json.dumps(result, indent=2, default=str))
         return 0
 
-    from cdp.pipeline import new_run_id, run_pipeline
+    from cdp.pipeline import new_run_id, run_pipeline, stages_with_training
     from cdp.reporting.report import format_report
 
     spark = _spark(conf, f"cdp-{args.command}")
     run_id = args.run_id or new_run_id()
-    stages = STAGES if args.command == "run" else (args.command,)
+    if args.command == "run":
+        stages = stages_with_training(STAGES) if args.train else STAGES
+    else:
+        stages = (args.command,)
     results = run_pipeline(spark, conf, run_id, stages)
     if STAGE_REPORT in results:
         report = results[STAGE_REPORT]

@@ -89,6 +89,7 @@ class StandardizeConfig(_Strict):
     default_region: str = "IN"
     default_country: str = "IN"
     default_timezone: str = "Asia/Kolkata"
+    dob_min: str = "1900-01-01"  # earlier dates of birth are treated as invalid (null)
     null_tokens: tuple[str, ...] = ("null", "nan", "na", "n/a", "none", "-", "", "nil", "undefined")
     placeholder_values: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {
@@ -122,6 +123,97 @@ class ResolveConfig(_Strict):
         return caps.get(id_type, caps.get("default", 1000))
 
 
+class BlockingRule(_Strict):
+    """Candidate pairs share every key of a rule (keys: see cdp.matching.blocking.BLOCKING_KEYS)."""
+    name: str
+    keys: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _rule_name(cls, v: str) -> str:
+        if not _NAME_RE.match(v):
+            raise ValueError(f"{v!r} must be lower-case letters, digits and _")
+        return v
+
+    @field_validator("keys")
+    @classmethod
+    def _known_keys(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from cdp.matching.keys import BLOCKING_KEYS
+
+        unknown = [k for k in v if k not in BLOCKING_KEYS]
+        if unknown:
+            raise ValueError(f"unknown blocking key(s) {unknown}; allowed: {sorted(BLOCKING_KEYS)}")
+        return v
+
+
+def _default_blocking_rules() -> tuple[BlockingRule, ...]:
+    return (
+        BlockingRule(name="surname_pincode", keys=("surname_phonetic", "pincode")),
+        BlockingRule(name="first_dob", keys=("first_phonetic", "dob")),
+        BlockingRule(name="phone_head_initial", keys=("phone_head", "first_initial")),
+        BlockingRule(name="phone_tail_initial", keys=("phone_tail", "first_initial")),
+        BlockingRule(name="email_local", keys=("email_local",)),
+        BlockingRule(name="surname_city", keys=("surname_phonetic", "city")),
+    )
+
+
+class TruthLabelsConfig(_Strict):
+    """A truth table (CSV with header): records with the same entity are the same person."""
+    path: str
+    entity_column: str = "person_id"
+    source_column: str = "source"
+    record_id_column: str = "record_id"
+    source: str | None = None  # for a file without a source column: the source all its rows belong to
+
+
+class TrainingConfig(_Strict):
+    truth: TruthLabelsConfig | None = None
+    # CSV: left_source,left_record_id,right_source,right_record_id,label (1 = same person)
+    labels: str | None = None
+    # positives: pairs already joined by identifiers; negatives: in-block pairs whose customers
+    # hold different values of a weak_negative_id_types identifier
+    weak_labels: bool = True
+    weak_negative_id_types: tuple[str, ...] = ("customer_id", "loyalty_id")
+    model_types: tuple[Literal["gbt", "logistic_regression"], ...] = ("gbt", "logistic_regression")
+    validation_fraction: float = Field(default=0.3, gt=0, lt=1)
+    # the threshold is the score with the best validation F1 among those with precision >= this
+    min_precision: float = Field(default=0.99, gt=0, le=1)
+    max_training_pairs: int = Field(default=300_000, ge=100)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _some_labels(self) -> "TrainingConfig":
+        if self.truth is None and self.labels is None and not self.weak_labels:
+            raise ValueError("training needs labels: set truth:, labels: or weak_labels: true")
+        return self
+
+
+class MlflowConfig(_Strict):
+    tracking_uri: str | None = None  # default: sqlite:///<storage.root>/mlflow.db
+    experiment: str = "cdp_match"
+
+
+class MatchingConfig(_Strict):
+    enabled: bool = True  # false: deterministic links only
+    model_name: str = "cdp_match_model"
+    model_version: int | None = None  # pin a registered version; default: the 'champion' alias
+    threshold: float | None = Field(default=None, ge=0, le=1)  # default: the model version's own
+    # TSV of roman spelling TAB native script: spellings sharing the native form are variants
+    name_variants: str | None = None
+    max_block_size: int = Field(default=300, ge=2)
+    blocking_rules: tuple[BlockingRule, ...] = Field(default_factory=_default_blocking_rules)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+
+    @model_validator(mode="after")
+    def _unique_rules(self) -> "MatchingConfig":
+        names = [r.name for r in self.blocking_rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"blocking rule names must be unique; repeated: {dupes}")
+        return self
+
+
 class ReportConfig(_Strict):
     largest_customers: int = Field(default=10, ge=1)
 
@@ -133,6 +225,7 @@ class CdpConfig(_Strict):
     sources_file: str | None = None
     standardize: StandardizeConfig = Field(default_factory=StandardizeConfig)
     resolve: ResolveConfig = Field(default_factory=ResolveConfig)
+    matching: MatchingConfig = Field(default_factory=MatchingConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     base_dir: str = "."  # directory of the config file; filled in by load_config
 
@@ -233,6 +326,7 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "CdpConfig", "ConfigError", "SourceConfig", "StandardizeConfig", "ResolveConfig",
+    "CdpConfig", "ConfigError", "SourceConfig", "StandardizeConfig", "ResolveConfig", "MatchingConfig",
+    "BlockingRule", "TrainingConfig",
     "load_config", "config_from_dict", "SOURCE_FORMATS",
 ]

@@ -24,6 +24,8 @@ STAGE_RESOLVE = "resolve"
 STAGE_PROFILE = "profile"
 STAGE_REPORT = "report"
 STAGES = (STAGE_LAND, STAGE_STANDARDIZE, STAGE_RESOLVE, STAGE_PROFILE, STAGE_REPORT)
+# not part of a default run: `cdp train`, or `cdp run --train` (between standardize and resolve)
+STAGE_TRAIN = "train"
 
 # --- layers and tables (paths relative to storage.root) ----------------------------------
 BRONZE = "bronze"
@@ -39,6 +41,8 @@ SILVER_INTERACTION_RESOLVED = f"{SILVER}/interaction_resolved"  # interaction_id
 SILVER_IDENTIFIER_RESOLVED = f"{SILVER}/identifier_resolved"  # id_type, value, customer_id
 SILVER_HELD_OUT_IDENTIFIERS = f"{SILVER}/held_out_identifiers"  # id_type, value, interactions, cap
 SILVER_CUSTOMER_ID_CHANGES = f"{SILVER}/customer_id_changes"  # run_id, old_id, new_id, change, reason, changed_at
+SILVER_MATCH_PAIRS = f"{SILVER}/match_pairs"  # every scored candidate pair of the run
+GOLD_MATCH_PAIRS = f"{GOLD}/match_pairs"
 GOLD_INTERACTION_CUSTOMER = f"{GOLD}/interaction_customer"
 GOLD_IDENTITY_MAP = f"{GOLD}/identity_map"
 GOLD_CUSTOMER_PROFILE = f"{GOLD}/customer_profile"
@@ -46,6 +50,10 @@ GOLD_CUSTOMER_ID_HISTORY = f"{GOLD}/customer_id_history"
 GOLD_RUN_METRICS = f"{GOLD}/run_metrics"
 META_LANDING_STATS = f"{META}/landing_stats"
 META_RESOLVE_STATS = f"{META}/resolve_stats"
+META_TRAINING_PAIRS = f"{META}/training_pairs"  # the last training run's labelled pairs and features
+MLFLOW_DB = "mlflow.db"  # default sqlite tracking store under storage.root
+MLFLOW_ARTIFACTS = "mlruns"
+MATCH_MODEL_NAME = "cdp_match_model"
 REPORTS_DIR = "reports"
 CHECKPOINT_DIR = "_checkpoints"
 

@@ -13,7 +13,8 @@ from pyspark.sql import SparkSession
 
 from cdp.config import CdpConfig
 from cdp.constants import (
-    META_RESOLVE_STATS, STAGE_LAND, STAGE_PROFILE, STAGE_REPORT, STAGE_RESOLVE, STAGE_STANDARDIZE, STAGES,
+    META_RESOLVE_STATS, STAGE_LAND, STAGE_PROFILE, STAGE_REPORT, STAGE_RESOLVE, STAGE_STANDARDIZE, STAGE_TRAIN,
+    STAGES,
 )
 from cdp.identity.resolve import run_resolve
 from cdp.landing.land import run_land
@@ -37,9 +38,16 @@ def _resolve_and_record(spark: SparkSession, conf: CdpConfig, run_id: str) -> di
     return summary
 
 
+def _train(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, Any]:
+    from cdp.matching.train import run_train  # MLflow is imported only when training
+
+    return run_train(spark, conf, run_id)
+
+
 STAGE_FUNCTIONS: dict[str, Callable[[SparkSession, CdpConfig, str], Any]] = {
     STAGE_LAND: lambda spark, conf, run_id: [asdict(s) for s in run_land(spark, conf, run_id)],
     STAGE_STANDARDIZE: run_standardize,
+    STAGE_TRAIN: _train,
     STAGE_RESOLVE: _resolve_and_record,
     STAGE_PROFILE: run_profile,
     STAGE_REPORT: run_report,
@@ -48,12 +56,22 @@ STAGE_FUNCTIONS: dict[str, Callable[[SparkSession, CdpConfig, str], Any]] = {
 
 def run_stage(spark: SparkSession, conf: CdpConfig, stage: str, run_id: str) -> Any:
     if stage not in STAGE_FUNCTIONS:
-        raise ValueError(f"unknown stage {stage!r}; stages: {list(STAGES)}")
+        raise ValueError(f"unknown stage {stage!r}; stages: {list(STAGES)} and {STAGE_TRAIN!r}")
     started = time.monotonic()
     log.info("stage %s: started (run %s)", stage, run_id)
     result = STAGE_FUNCTIONS[stage](spark, conf, run_id)
     log.info("stage %s: done in %.1fs", stage, time.monotonic() - started)
     return result
+
+
+def stages_with_training(stages: Sequence[str] = STAGES) -> tuple[str, ...]:
+    """``stages`` with the train stage inserted before resolve."""
+    out: list[str] = []
+    for stage in stages:
+        if stage == STAGE_RESOLVE:
+            out.append(STAGE_TRAIN)
+        out.append(stage)
+    return tuple(out)
 
 
 def run_pipeline(spark: SparkSession, conf: CdpConfig, run_id: str | None = None,

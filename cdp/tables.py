@@ -63,3 +63,12 @@ def merge_insert_new(spark: SparkSession, df: DataFrame, conf: CdpConfig, table:
         merge = merge.whenMatchedUpdateAll(condition=f"NOT (t.`{update_when_changed}` <=> s.`{update_when_changed}`)")
     merge.whenNotMatchedInsertAll().execute()
     log.info("merged into %s", table)
+
+
+def remove_path(spark: SparkSession, path: str) -> None:
+    """Delete a directory through Hadoop's FileSystem (works for local paths and object stores)."""
+    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop FS is only reachable through py4j
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    if fs.exists(hpath):
+        fs.delete(hpath, True)

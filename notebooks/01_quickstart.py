@@ -1,8 +1,8 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # CDP quickstart
-# MAGIC Generates the seeded sample data (eight channels), runs land -> standardize -> resolve -> profile -> report
-# MAGIC and shows the unified profiles. On Databricks the cluster's `spark` is used (install this repo's wheel and
+# MAGIC Generates the seeded sample data (eight channels), runs land -> standardize -> train (the match model,
+# MAGIC tracked in MLflow) -> resolve -> profile -> report and shows the unified profiles and some fuzzy links. On Databricks the cluster's `spark` is used (install this repo's wheel and
 # MAGIC attach the Delta/GraphFrames libraries); locally run `.venv/bin/python notebooks/01_quickstart.py`.
 
 # COMMAND ----------
@@ -38,10 +38,10 @@ if not (sample_dir / "truth").exists():
 
 # COMMAND ----------
 
-from cdp.pipeline import run_pipeline
+from cdp.pipeline import run_pipeline, stages_with_training
 from cdp.reporting.report import format_report
 
-results = run_pipeline(spark, conf)
+results = run_pipeline(spark, conf, stages=stages_with_training())
 print(format_report(results["report"]))
 
 # COMMAND ----------
@@ -53,3 +53,12 @@ profiles = read_table(spark, conf, GOLD_CUSTOMER_PROFILE)
 profiles.orderBy(profiles.interactions.desc()).select(
     "customer_id", "name", "primary_email", "primary_phone", "city", "channels", "interactions").show(10, truncate=False)
 read_table(spark, conf, GOLD_INTERACTION_CUSTOMER).groupBy("channel").count().orderBy("channel").show()
+
+# COMMAND ----------
+
+# Every scored candidate pair, with the features and model version behind its decision
+from cdp.constants import GOLD_MATCH_PAIRS
+
+pairs = read_table(spark, conf, GOLD_MATCH_PAIRS)
+pairs.where("decision = 'match'").orderBy("score").select(
+    "left_interaction_id", "right_interaction_id", "blocking_rule", "score", "model_version").show(10, truncate=False)

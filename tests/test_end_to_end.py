@@ -90,3 +90,38 @@ def test_real_public_input_ncvr5_runs_with_every_record_published(spark, tmp_pat
     ic = read_table(spark, conf, GOLD_INTERACTION_CUSTOMER)
     assert ic.count() == 25_000 == sum(r["input_rows"] for r in results["report"]["landing"])
     assert ic.select("interaction_id").distinct().count() == 25_000
+
+
+def test_trained_match_model_adds_fuzzy_links(spark, generated):
+    """land -> standardize -> deterministic resolve; then train (truth + weak labels, MLflow under
+    the warehouse) and resolve again: fuzzy links raise recall, every decision follows its score."""
+    truth_csv = generated / "sample_data" / "truth" / "truth.csv"
+    conf = load_config(_write_conf(generated, "fuzzy", (
+        "matching:\n"
+        f"  name_variants: {REPO.parent / 'shared/data/indian_names/names.tsv'}\n"
+        "  training:\n"
+        f"    truth: {{path: {truth_csv}, entity_column: person_id}}\n"
+        "    model_types: [gbt]\n")))
+    off = conf.model_copy(update={"matching": conf.matching.model_copy(update={"enabled": False})})
+    run_pipeline(spark, conf, "f-1", ("land", "standardize"))
+    deterministic = run_pipeline(spark, off, "f-1", ("resolve", "profile"))
+    assert deterministic["resolve"]["matching"] == {"status": "off", "reason": "matching.enabled is false"}
+    truth = _truth(spark, generated)
+    predicted = lambda: read_table(spark, conf, GOLD_INTERACTION_CUSTOMER).select("source", "record_id", "customer_id")  # noqa: E731
+    before = pairwise_scores(predicted(), truth)
+
+    results = run_pipeline(spark, conf, "f-2", ("train", "resolve", "profile"))
+    trained, matching = results["train"], results["resolve"]["matching"]
+    assert trained["promoted"] and trained["model_version"] == "1", trained
+    assert matching["status"] == "on" and matching["model_version"] == "1", matching
+    assert matching["matched_pairs"] > 0
+    after = pairwise_scores(predicted(), truth)
+    assert after["pairwise_recall"] > before["pairwise_recall"], (before, after)
+    assert after["pairwise_precision"] >= 0.9, after
+
+    pairs = read_table(spark, conf, "gold/match_pairs")
+    assert pairs.count() == matching["candidate_pairs"]
+    wrong = pairs.where((F.col("score") >= F.col("threshold")) != (F.col("decision") == "match"))
+    assert wrong.count() == 0
+    # a pair never joins two interactions of one deterministic customer
+    assert pairs.where(F.col("left_component") == F.col("right_component")).count() == 0

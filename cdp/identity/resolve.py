@@ -26,7 +26,7 @@ from cdp.constants import (
     SILVER_INTERACTIONS,
 )
 from cdp.identity.components import connected_components_with_stats
-from cdp.tables import overwrite_table, read_table, read_table_or_none
+from cdp.tables import overwrite_table, read_table, read_table_or_none, remove_path
 
 log = logging.getLogger(__name__)
 
@@ -240,17 +240,24 @@ def assign_customer_ids(
 
 # --- 4. the stage --------------------------------------------------------------------------
 
-def _remove_dir(spark: SparkSession, path: str) -> None:
-    """Delete a directory through Hadoop's FileSystem (works for local paths and object stores)."""
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop FS is only reachable through py4j
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
-    if fs.exists(hpath):
-        fs.delete(hpath, True)
+def deterministic_components(spark: SparkSession, conf: CdpConfig, interactions: DataFrame,
+                             identifiers: DataFrame, checkpoint_dir: str):
+    """``(links, held_out, result)``: linkable identifiers, held-out values and the connected
+    components of the interaction/identifier graph (``result.components``: id, component)."""
+    rconf = conf.resolve
+    links, held_out = linkable_identifiers(identifiers, rconf)
+    vertices, edges = build_graph(interactions, links)
+    result = connected_components_with_stats(
+        spark, vertices, edges, rconf.engine, checkpoint_dir, rconf.algorithm,
+        rconf.checkpoint_interval, rconf.max_iterations,
+    )
+    return links, held_out, result
 
 
 def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
-    """Resolve identities for ``run_id``; overwrite the four silver resolve tables; return a summary."""
+    """Resolve identities for ``run_id``; overwrite the silver resolve tables; return a summary."""
+    from cdp.matching.stage import fuzzy_link
+
     rconf = conf.resolve
     interactions = read_table(spark, conf, SILVER_INTERACTIONS)
     identifiers = read_table(spark, conf, SILVER_IDENTIFIERS)
@@ -260,18 +267,16 @@ def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
     log.info("resolve %s: previous run tables %s", run_id,
              "found" if prev_ic is not None or prev_map is not None else "absent (first run)")
 
-    links, held_out = linkable_identifiers(identifiers, rconf)
-    overwrite_table(held_out, conf, SILVER_HELD_OUT_IDENTIFIERS)
-    held_out_count = read_table(spark, conf, SILVER_HELD_OUT_IDENTIFIERS).count()
-
-    vertices, edges = build_graph(interactions, links)
     checkpoint_dir = conf.table_path(f"{CHECKPOINT_DIR}/{run_id}")
     try:
-        result = connected_components_with_stats(
-            spark, vertices, edges, rconf.engine, checkpoint_dir, rconf.algorithm,
-            rconf.checkpoint_interval, rconf.max_iterations,
-        )
-        components = result.components.persist(StorageLevel.MEMORY_AND_DISK)
+        links, held_out, result = deterministic_components(spark, conf, interactions, identifiers,
+                                                           checkpoint_dir)
+        overwrite_table(held_out, conf, SILVER_HELD_OUT_IDENTIFIERS)
+        held_out_count = read_table(spark, conf, SILVER_HELD_OUT_IDENTIFIERS).count()
+        det_components = result.components.persist(StorageLevel.MEMORY_AND_DISK)
+        components, matching = fuzzy_link(spark, conf, run_id, interactions, links, det_components,
+                                           f"{checkpoint_dir}/fuzzy")
+        components = components.persist(StorageLevel.MEMORY_AND_DISK)
         changed_at = datetime.now(timezone.utc)
         ic, idc, changes = assign_customer_ids(components, prev_ic, prev_map, prev_hist, run_id, changed_at)
         overwrite_table(ic, conf, SILVER_INTERACTION_RESOLVED)
@@ -279,8 +284,9 @@ def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
         overwrite_table(changes, conf, SILVER_CUSTOMER_ID_CHANGES)
         n_components = components.select("component").distinct().count()
         components.unpersist()
+        det_components.unpersist()
     finally:
-        _remove_dir(spark, checkpoint_dir)
+        remove_path(spark, checkpoint_dir)
 
     ic_out = read_table(spark, conf, SILVER_INTERACTION_RESOLVED)
     idc_out = read_table(spark, conf, SILVER_IDENTIFIER_RESOLVED)
@@ -300,6 +306,7 @@ def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
         "split": by_change.get("split", 0),
         "retired": by_change.get("retired", 0),
         "held_out": held_out_count,
+        "matching": matching,
     }
     log.info("resolve %s: %s", run_id, summary)
     return summary

@@ -13,10 +13,11 @@ from pyspark.sql import functions as F
 from cdp.config import CdpConfig
 from cdp.constants import (
     GOLD_CUSTOMER_ID_HISTORY, GOLD_CUSTOMER_PROFILE, GOLD_IDENTITY_MAP, GOLD_INTERACTION_CUSTOMER,
-    PURCHASE_EVENT_TYPES, SILVER_CUSTOMER_ID_CHANGES, SILVER_IDENTIFIER_RESOLVED, SILVER_IDENTIFIERS,
+    GOLD_MATCH_PAIRS, PURCHASE_EVENT_TYPES, SILVER_CUSTOMER_ID_CHANGES, SILVER_IDENTIFIER_RESOLVED,
+    SILVER_IDENTIFIERS, SILVER_MATCH_PAIRS,
     SILVER_INTERACTION_RESOLVED, SILVER_INTERACTIONS, SUPPORT_CHANNELS,
 )
-from cdp.tables import merge_insert_new, overwrite_table, read_table
+from cdp.tables import merge_insert_new, overwrite_table, read_table, read_table_or_none
 
 log = logging.getLogger(__name__)
 
@@ -123,5 +124,8 @@ def run_profile(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, 
     id_map = read_table(spark, conf, GOLD_IDENTITY_MAP)
     profile = customer_profile(ic, interactions, id_map, conf.resolve.known_id_types, run_id)
     overwrite_table(profile, conf, GOLD_CUSTOMER_PROFILE)
+    match_pairs = read_table_or_none(spark, conf, SILVER_MATCH_PAIRS)
+    if match_pairs is not None:
+        overwrite_table(match_pairs, conf, GOLD_MATCH_PAIRS)
     log.info("profile: published %s, %s, %s", GOLD_INTERACTION_CUSTOMER, GOLD_IDENTITY_MAP, GOLD_CUSTOMER_PROFILE)
     return {"customers": read_table(spark, conf, GOLD_CUSTOMER_PROFILE).count()}

@@ -139,6 +139,22 @@ def _short(text: str | None, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _matching_lines(matching: dict[str, Any] | None) -> list[str]:
+    if not matching:
+        return []
+    if matching.get("status") != "on":
+        return [f"fuzzy matching: off, deterministic links only ({matching.get('reason')})"]
+    lines = [f"fuzzy matching: {matching['model']} v{matching['model_version']} ({matching['model_type']}), "
+             f"threshold {matching['threshold']:.6g}: {matching['match_records']:,} match records, "
+             f"{matching['candidate_pairs']:,} candidate pairs, {matching['matched_pairs']:,} matched, "
+             f"{matching['components_joined']:,} deterministic customers joined"]
+    for r in matching.get("rules", []):
+        hot = (f", {r['hot_blocks']:,} hot block(s) over the size cap skipped ({r['records_in_hot_blocks']:,} records)"
+               if r["hot_blocks"] else "")
+        lines.append(f"  rule {r['rule']:<20} {r['pairs']:>9,} pairs from {r['blocks']:,} blocks{hot}")
+    return lines
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A human-readable summary for the CLI."""
     mr = report["match_rate"]
@@ -169,7 +185,9 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append("largest customers:" + "".join(
         f"\n  {r['customer_id']} {_short(r['name'])}: {r['interactions']} interactions"
         for r in report["largest_customers"]))
+    lines.extend(_matching_lines(report.get("resolve", {}).get("matching")))
     if report.get("resolve"):
-        lines.append(f"resolve: {json.dumps(report['resolve'], default=str)}")
+        rest = {k: v for k, v in report["resolve"].items() if k != "matching"}
+        lines.append(f"resolve: {json.dumps(rest, default=str)}")
     lines.append(f"tables under {report['storage_root']}; report file {report.get('report_file', '-')}")
     return "\n".join(lines)

@@ -276,14 +276,14 @@ def normalize_pincode(c: Column, country: str) -> Column:
     return _empty_to_null(F.upper(F.regexp_replace(v, r"[^A-Za-z0-9]", "")))
 
 
-def normalize_dob(c: Column) -> Column:
+def normalize_dob(c: Column, dob_min: str = _DOB_MIN) -> Column:
     """'yyyy-MM-dd' from common day-first formats; null when unparseable or outside
-    1900-01-01..today. Uses try_to_date, so ANSI mode does not matter."""
+    dob_min (default 1900-01-01)..today. Uses try_to_date, so ANSI mode does not matter."""
     v = strip(c)
     # a timestamp-looking value ('1990-05-12 00:00:00', '1990-05-12T00:00:00Z') keeps its date
     v = F.regexp_replace(v, r"^(\d{4}-\d{1,2}-\d{1,2})[ T].*$", "$1")
     d = F.coalesce(*[F.try_to_date(v, p) for p in DOB_PATTERNS])
-    ok = (d >= F.lit(_DOB_MIN).cast("date")) & (d <= F.current_date())
+    ok = (d >= F.lit(dob_min).cast("date")) & (d <= F.current_date())
     return F.when(ok, F.date_format(d, "yyyy-MM-dd"))
 
 

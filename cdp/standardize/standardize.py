@@ -183,7 +183,7 @@ def _attributes(schema: StructType, source: SourceConfig, std: StandardizeConfig
         "first_name": first,
         "last_name": last,
         "full_name": full,
-        "dob": normalize_dob(raw("dob")),
+        "dob": normalize_dob(raw("dob"), std.dob_min),
         "gender": collapse_ws(raw("gender")),
         "address": collapse_ws(raw("address")),
         "city": _title(raw("city")),
