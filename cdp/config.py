@@ -176,7 +176,8 @@ class TrainingConfig(_Strict):
     weak_negative_id_types: tuple[str, ...] = ("customer_id", "loyalty_id")
     model_types: tuple[Literal["gbt", "logistic_regression"], ...] = ("gbt", "logistic_regression")
     validation_fraction: float = Field(default=0.3, gt=0, lt=1)
-    # the threshold is the score with the best validation F1 among those with precision >= this
+    # the threshold: best cluster-level validation F1 (matches followed transitively) among
+    # thresholds whose cluster-level precision over the labelled validation pairs is >= this
     min_precision: float = Field(default=0.99, gt=0, le=1)
     max_training_pairs: int = Field(default=300_000, ge=100)
     seed: int = 42

@@ -543,3 +543,21 @@ def test_run_train_promotes_only_on_improvement(spark, make_conf, tmp_path, monk
     loaded, reason = load_match_model(conf)
     assert reason is None
     assert (loaded.version, loaded.threshold, loaded.model_type) == ("1", first["threshold"], "logistic_regression")
+
+
+def test_transitive_threshold_pays_for_chained_links():
+    """A threshold low enough to add the b-c link chains {a,b} and {c,d}: the labelled non-match
+    a-d then lands in one cluster too, so the cluster-level choice stops above that link."""
+    import numpy as np
+
+    from cdp.matching.model import transitive_threshold
+
+    left = np.array(["a", "c", "b", "a"])
+    right = np.array(["b", "d", "c", "d"])
+    labels = np.array([1, 1, 0, 0])
+    scores_ = np.array([0.9, 0.95, 0.8, 0.1])
+    chosen = transitive_threshold(left, right, labels, scores_, min_precision=0.99,
+                                  thresholds=None)
+    assert (chosen.threshold, chosen.precision, chosen.recall) == (0.9, 1.0, 1.0)
+    at_chain = transitive_threshold(left, right, labels, scores_, 0.99, thresholds=[0.8])
+    assert (at_chain.precision, at_chain.recall) == (0.5, 1.0)

@@ -126,3 +126,67 @@ def validate(labels: np.ndarray, score_values: np.ndarray, min_precision: float,
 
 def summary_of(result: ValidationResult) -> dict[str, Any]:
     return {k: v for k, v in result.__dict__.items() if k != "curve"}
+
+
+@dataclass(frozen=True)
+class TransitiveResult:
+    """Cluster-level quality of a threshold: labelled pairs that end up in one cluster once every
+    edge at or above the threshold is followed transitively (chaining included)."""
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
+
+
+def transitive_threshold(left: np.ndarray, right: np.ndarray, labels: np.ndarray, score_values: np.ndarray,
+                         min_precision: float, checkpoints: int = 100,
+                         thresholds: list[float] | None = None) -> TransitiveResult:
+    """The threshold whose clusters (connected components of the scored pairs at or above it) give
+    the best F1 over the labelled pairs among thresholds with precision >= ``min_precision``.
+
+    A pair counts as predicted when its two records end up in one cluster, so a threshold that
+    lets wrong links chain unrelated records together pays for every labelled pair it joins. Edges
+    are added in falling score order to one union-find; quality is read at ``checkpoints`` scores
+    of the positives (or at the given ``thresholds``; with one threshold its quality is returned
+    whatever its precision).
+    """
+    ids = {v: i for i, v in enumerate(np.unique(np.concatenate([left, right])))}
+    li = np.array([ids[v] for v in left])
+    ri = np.array([ids[v] for v in right])
+    y = labels.astype(int)
+    parent = list(range(len(ids)))
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    order = np.argsort(-score_values, kind="mergesort")
+    distinct = np.unique(score_values[y == 1]) if (y == 1).any() else np.unique(score_values)
+    picks = (set(thresholds) if thresholds is not None
+             else set(np.quantile(distinct, np.linspace(0, 1, checkpoints), method="nearest").tolist()))
+    total_pos = max(int(y.sum()), 1)
+    best: TransitiveResult | None = None
+    most_precise: TransitiveResult | None = None
+    k = 0
+    for t in sorted(picks, reverse=True):
+        while k < len(order) and score_values[order[k]] >= t:
+            a, b = find(li[order[k]]), find(ri[order[k]])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+            k += 1
+        roots = np.fromiter((find(i) for i in range(len(parent))), dtype=np.int64, count=len(parent))
+        together = roots[li] == roots[ri]
+        tp = int((together & (y == 1)).sum())
+        fp = int((together & (y == 0)).sum())
+        p = tp / (tp + fp) if tp + fp else 1.0
+        r = tp / total_pos
+        res = TransitiveResult(float(t), p, r, 2 * p * r / (p + r) if p + r else 0.0)
+        if (p >= min_precision or thresholds is not None) and (best is None or res.f1 > best.f1):
+            best = res
+        if most_precise is None or (p, r) > (most_precise.precision, most_precise.recall):
+            most_precise = res
+    return best or most_precise or TransitiveResult(1.0, 1.0, 0.0, 0.0)

@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig
-from cdp.constants import SILVER_MATCH_PAIRS
+from cdp.constants import SILVER_MATCH_PAIRS, SILVER_MATCH_RECORDS
 from cdp.identity.components import connected_components_with_stats
 from cdp.matching.blocking import candidate_pairs
 from cdp.matching.features import pair_features
@@ -56,7 +56,9 @@ def fuzzy_link(spark: SparkSession, conf: CdpConfig, run_id: str, interactions: 
         return components, {"status": "off", "reason": reason}
 
     records, _members = build_records(conf, interactions, links, components)
-    records = records.persist(StorageLevel.MEMORY_AND_DISK)
+    # written and read back: later steps reuse records many times, and a short plan keeps them cheap
+    overwrite_table(records, conf, SILVER_MATCH_RECORDS)
+    records = read_table(spark, conf, SILVER_MATCH_RECORDS).persist(StorageLevel.MEMORY_AND_DISK)
     n_records = records.count()
     log.info("fuzzy matching: %d match records; blocking with %d rule(s)", n_records, len(m.blocking_rules))
     pairs, rule_stats = candidate_pairs(records, m.blocking_rules, m.max_block_size, exclude_same_component=True)

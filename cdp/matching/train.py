@@ -15,13 +15,17 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig
-from cdp.constants import CHECKPOINT_DIR, META_TRAINING_PAIRS, SILVER_IDENTIFIERS, SILVER_INTERACTIONS
+from cdp.constants import (
+    CHECKPOINT_DIR, META_TRAINING_PAIRS, META_TRAINING_RECORDS, SILVER_IDENTIFIERS, SILVER_INTERACTIONS,
+)
 from cdp.matching.blocking import candidate_pairs
 from cdp.matching.features import FEATURE_COLUMNS, pair_features
 from cdp.matching.labels import (
     check_user_labels, combine_labels, truth_labels, user_labels, weak_labels, with_components,
 )
-from cdp.matching.model import ValidationResult, build_pipeline, feature_importances, scores, validate
+from cdp.matching.model import (
+    TransitiveResult, ValidationResult, build_pipeline, feature_importances, scores, transitive_threshold, validate,
+)
 from cdp.matching import registry
 from cdp.matching.stage import build_records, rule_stats_rows
 from cdp.tables import overwrite_table, read_table, remove_path
@@ -80,13 +84,23 @@ def _split(df: DataFrame, fraction: float, seed: int) -> tuple[DataFrame, DataFr
     return df.where(~is_val), df.where(is_val)
 
 
-def _arrays(df: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    pdf = df.select("label", "score").toPandas()  # validation pairs: bounded by max_training_pairs
-    return pdf["label"].to_numpy(), pdf["score"].to_numpy()
+def _arrays(df: DataFrame) -> dict[str, np.ndarray]:
+    """label, score, left, right of the validation pairs (bounded by max_training_pairs)."""
+    pdf = df.select("label", "score", "left_record_id", "right_record_id").toPandas()
+    return {"y": pdf["label"].to_numpy(), "s": pdf["score"].to_numpy(),
+            "left": pdf["left_record_id"].to_numpy(), "right": pdf["right_record_id"].to_numpy()}
 
 
 def _validation_scores(model: Any, val: DataFrame) -> DataFrame:
-    return val.select("pair_id", "label").join(scores(model, val), "pair_id")
+    return val.select("pair_id", "label", "left_record_id", "right_record_id").join(scores(model, val), "pair_id")
+
+
+def _evaluate(v: dict[str, np.ndarray], min_precision: float, threshold: float | None = None
+              ) -> tuple[ValidationResult, TransitiveResult]:
+    """Pair-level and cluster-level validation; without ``threshold`` the cluster-level choice."""
+    chosen = transitive_threshold(v["left"], v["right"], v["y"], v["s"], min_precision,
+                                  thresholds=None if threshold is None else [threshold])
+    return validate(v["y"], v["s"], min_precision, threshold=chosen.threshold), chosen
 
 
 def _class_counts(df: DataFrame) -> dict[int, int]:
@@ -109,8 +123,9 @@ def _pr_figure(curves: dict[str, ValidationResult]):
     return fig
 
 
-def _champion(conf: CdpConfig, val: DataFrame, y: np.ndarray) -> tuple[str | None, float | None, str | None]:
-    """(version, F1 on this validation set at its own threshold, note) of the current champion."""
+def _champion(conf: CdpConfig, val: DataFrame) -> tuple[str | None, float | None, str | None]:
+    """(version, cluster-level F1 on this validation set at its own threshold, note) of the
+    current champion."""
     import mlflow.spark
     from mlflow.exceptions import MlflowException
 
@@ -123,9 +138,9 @@ def _champion(conf: CdpConfig, val: DataFrame, y: np.ndarray) -> tuple[str | Non
     if json.loads(tags.get(registry.TAG_FEATURES, "[]")) != list(FEATURE_COLUMNS):
         return mv.version, None, f"champion v{mv.version} uses a different feature set"
     model = mlflow.spark.load_model(f"models:/{mv.name}/{mv.version}")
-    labels, s = _arrays(_validation_scores(model, val))
-    res = validate(labels, s, conf.matching.training.min_precision, threshold=float(tags[registry.TAG_THRESHOLD]))
-    return mv.version, res.f1, None
+    v = _arrays(_validation_scores(model, val))
+    _pair, cluster = _evaluate(v, conf.matching.training.min_precision, float(tags[registry.TAG_THRESHOLD]))
+    return str(mv.version), cluster.f1, None
 
 
 def run_train(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, Any]:
@@ -145,7 +160,9 @@ def run_train(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, An
         links, _held, result = deterministic_components(spark, conf, interactions, identifiers, checkpoint_dir)
         components = result.components.persist(StorageLevel.MEMORY_AND_DISK)
         records, members = build_records(conf, interactions, links, components)
-        records = records.persist(StorageLevel.MEMORY_AND_DISK)
+        # written and read back to cut the lineage: the labelling joins reuse records many times
+        overwrite_table(records, conf, META_TRAINING_RECORDS)
+        records = read_table(spark, conf, META_TRAINING_RECORDS).persist(StorageLevel.MEMORY_AND_DISK)
         labelled, rule_stats, info = labelled_pairs(spark, conf, interactions, links, components, records, members)
         labelled = labelled.persist(StorageLevel.MEMORY_AND_DISK)
         total = labelled.count()
@@ -192,31 +209,35 @@ def run_train(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, An
              {k: counts[k] for k in ("train_used", "validation_used")})
 
     results: dict[str, ValidationResult] = {}
+    clusters: dict[str, TransitiveResult] = {}
     models: dict[str, Any] = {}
     for model_type in t.model_types:
         log.info("train: fitting %s on %d pairs", model_type, sum(counts["train_used"].values()))
         models[model_type] = build_pipeline(model_type, t.seed).fit(train)
-        y, s = _arrays(_validation_scores(models[model_type], val))
-        results[model_type] = validate(y, s, t.min_precision)
-        log.info("train: %s validation %s", model_type, results[model_type].metrics())
-    best_type = max(results, key=lambda k: (results[k].f1, results[k].average_precision))
-    best, model = results[best_type], models[best_type]
-    y_val, _ = _arrays(_validation_scores(model, val))
+        results[model_type], clusters[model_type] = _evaluate(
+            _arrays(_validation_scores(models[model_type], val)), t.min_precision)
+        log.info("train: %s validation: clusters %s; pairs %s", model_type, clusters[model_type],
+                 results[model_type].metrics())
+    best_type = max(clusters, key=lambda k: (clusters[k].f1, results[k].average_precision))
+    best, cluster, model = results[best_type], clusters[best_type], models[best_type]
 
-    champion_version, champion_f1, champion_note = _champion(conf, val, y_val)
+    champion_version, champion_f1, champion_note = _champion(conf, val)
     if champion_version is None or champion_f1 is None:
         promote, reason = True, champion_note or "no champion yet"
-    elif best.f1 > champion_f1:
-        promote, reason = True, f"validation F1 {best.f1:.6f} beats champion v{champion_version} ({champion_f1:.6f})"
+    elif cluster.f1 > champion_f1:
+        promote, reason = True, (f"validation cluster F1 {cluster.f1:.6f} beats champion v{champion_version} "
+                                 f"({champion_f1:.6f})")
     else:
-        promote, reason = False, (f"validation F1 {best.f1:.6f} does not beat champion v{champion_version} "
-                                  f"({champion_f1:.6f}) on the same validation pairs")
+        promote, reason = False, (f"validation cluster F1 {cluster.f1:.6f} does not beat champion "
+                                  f"v{champion_version} ({champion_f1:.6f}) on the same validation pairs")
 
     exp_id = registry.ensure_experiment(conf)
     summary: dict[str, Any] = {
         "run_id": run_id, "model_type": best_type, "threshold": best.threshold,
         "validation": {k: v for k, v in best.metrics("").items()},
-        "candidates": {k: r.metrics("") for k, r in results.items()},
+        "validation_clusters": cluster.__dict__,
+        "candidates": {k: {**r.metrics(""), **{f"cluster_{n}": v for n, v in clusters[k].__dict__.items()}}
+                       for k, r in results.items()},
         "labels": by_source, "split": counts, "validation_set": validation_set, "labelled_pairs_before_sampling": total,
         "blocking_rules": [r.model_dump() for r in m.blocking_rules], "rule_stats": rules, **info,
     }
@@ -230,8 +251,10 @@ def run_train(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, An
             "cdp_run_id": run_id,
         })
         mlflow.log_metrics(best.metrics("val_"))
+        mlflow.log_metrics({f"val_cluster_{n}": v for n, v in cluster.__dict__.items()})
         for k, r in results.items():
             mlflow.log_metrics(r.metrics(f"{k}_val_"))
+            mlflow.log_metrics({f"{k}_val_cluster_{n}": v for n, v in clusters[k].__dict__.items()})
         mlflow.log_dict(summary, "training_summary.json")
         importances = feature_importances(model)
         mlflow.log_dict(importances, "feature_importances.json")
@@ -246,7 +269,7 @@ def run_train(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, An
             registry.TAG_THRESHOLD: repr(best.threshold),
             registry.TAG_FEATURES: json.dumps(list(FEATURE_COLUMNS)),
             registry.TAG_MODEL_TYPE: best_type,
-            "val_f1": f"{best.f1:.6f}", "cdp_run_id": run_id,
+            "val_f1": f"{best.f1:.6f}", "val_cluster_f1": f"{cluster.f1:.6f}", "cdp_run_id": run_id,
         })
         if promote:
             registry.set_champion(conf, version)
@@ -256,7 +279,8 @@ def run_train(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, An
     train.unpersist()
     val.unpersist()
     summary.update({"mlflow_run_id": mlflow_run_id, "model_name": m.model_name, "model_version": version,
-                    "promoted": promote, "promotion_reason": reason, "champion_before": champion_version,
+                    "promoted": promote, "promotion_reason": reason,
+                    "champion_before": None if champion_version is None else str(champion_version),
                     "feature_importances": importances})
     log.info("train: %s v%s %s (%s)", m.model_name, version, "promoted to @champion" if promote else "registered",
              reason)
