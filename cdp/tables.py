@@ -72,3 +72,12 @@ def remove_path(spark: SparkSession, path: str) -> None:
     fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
     if fs.exists(hpath):
         fs.delete(hpath, True)
+
+
+def path_exists(spark: SparkSession, path: str) -> bool:
+    """True when ``path`` (a file, folder or glob) matches something, through Hadoop's FileSystem."""
+    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop FS is only reachable through py4j
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    matches = fs.globStatus(hpath)
+    return matches is not None and len(matches) > 0

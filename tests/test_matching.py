@@ -561,3 +561,12 @@ def test_transitive_threshold_pays_for_chained_links():
     assert (chosen.threshold, chosen.precision, chosen.recall) == (0.9, 1.0, 1.0)
     at_chain = transitive_threshold(left, right, labels, scores_, 0.99, thresholds=[0.8])
     assert (at_chain.precision, at_chain.recall) == (0.5, 1.0)
+
+
+def test_run_train_names_a_missing_truth_file_before_any_work(spark, make_conf, tmp_path):
+    """A truth path matching no file fails with the config key and the path, before reading silver."""
+    from cdp.matching.train import run_train
+
+    conf = make_conf(matching={"training": {"truth": {"path": str(tmp_path / "absent.csv")}}})
+    with pytest.raises(FileNotFoundError, match=r"matching\.training\.truth\.path: .*absent\.csv does not exist"):
+        run_train(spark, conf, "r1")

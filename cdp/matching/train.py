@@ -28,7 +28,7 @@ from cdp.matching.model import (
 )
 from cdp.matching import registry
 from cdp.matching.stage import build_records, rule_stats_rows
-from cdp.tables import overwrite_table, read_table, remove_path
+from cdp.tables import overwrite_table, path_exists, read_table, remove_path
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,15 @@ def labelled_pairs(spark: SparkSession, conf: CdpConfig, interactions: DataFrame
     if t.weak_labels:
         parts.append(weak_labels(pairs, links, components, t.weak_negative_id_types))
     return combine_labels(parts), rule_stats, info
+
+
+def check_label_files(spark: SparkSession, conf: CdpConfig) -> None:
+    """FileNotFoundError naming the config key when the truth or labels file is missing."""
+    t = conf.matching.training
+    for key, value in (("truth.path", t.truth.path if t.truth else None), ("labels", t.labels)):
+        if value is not None and not path_exists(spark, conf.resolve_path(value)):
+            raise FileNotFoundError(f"matching.training.{key}: {conf.resolve_path(value)} does not exist "
+                                    f"(paths are relative to the config file)")
 
 
 def _split(df: DataFrame, fraction: float, seed: int) -> tuple[DataFrame, DataFrame]:
@@ -153,6 +162,7 @@ def run_train(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, An
     from cdp.identity.resolve import deterministic_components
 
     m, t = conf.matching, conf.matching.training
+    check_label_files(spark, conf)
     interactions = read_table(spark, conf, SILVER_INTERACTIONS)
     identifiers = read_table(spark, conf, SILVER_IDENTIFIERS)
     checkpoint_dir = conf.table_path(f"{CHECKPOINT_DIR}/train-{run_id}")
