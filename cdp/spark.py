@@ -33,6 +33,8 @@ BASE_CONF: dict[str, Any] = {
     "spark.sql.adaptive.enabled": "true",
     "spark.databricks.delta.schema.autoMerge.enabled": "true",
     "spark.sql.ansi.enabled": "false",
+    # the matching joins' plans are huge; printing them whole has exhausted a 4g driver
+    "spark.sql.maxPlanStringLength": "100000",
 }
 
 

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from cdp.config import BlockingRule
+from cdp.config import BlockingRule, ConfigError
 from cdp.constants import SILVER_IDENTIFIERS, SILVER_INTERACTIONS, SILVER_MATCH_PAIRS
 from cdp.matching.blocking import candidate_pairs
 from cdp.matching.features import (
@@ -420,7 +420,7 @@ def test_load_match_model_without_registered_model(make_conf, tmp_path):
     model, reason = load_match_model(conf)
     assert model is None
     assert "cdp_match_model" in reason and "@champion" in reason
-    assert "`cdp train`" in reason
+    assert "`cdp train --conf FILE`" in reason
     assert f"sqlite:///{tmp_path}/mlflow.db" in reason
 
 
@@ -544,6 +544,13 @@ def test_run_train_promotes_only_on_improvement(spark, make_conf, tmp_path, monk
     assert reason is None
     assert (loaded.version, loaded.threshold, loaded.model_type) == ("1", first["threshold"], "logistic_regression")
 
+    # a pinned version that is not registered is an error listing the real ones, never a silent
+    # deterministic-only run (that would split every earlier fuzzy merge)
+    pinned = conf.model_copy(update={"matching": conf.matching.model_copy(update={"model_version": 7})})
+    with pytest.raises(ConfigError, match=r"matching\.model_version: cdp_match_model version 7 is not "
+                                          r"registered .*registered versions: \[1, 2\]"):
+        load_match_model(pinned)
+
 
 def test_transitive_threshold_pays_for_chained_links():
     """A threshold low enough to add the b-c link chains {a,b} and {c,d}: the labelled non-match
@@ -569,4 +576,15 @@ def test_run_train_names_a_missing_truth_file_before_any_work(spark, make_conf, 
 
     conf = make_conf(matching={"training": {"truth": {"path": str(tmp_path / "absent.csv")}}})
     with pytest.raises(FileNotFoundError, match=r"matching\.training\.truth\.path: .*absent\.csv does not exist"):
+        run_train(spark, conf, "r1")
+
+
+def test_run_train_names_a_wrong_labels_header_before_any_work(spark, make_conf, tmp_path):
+    """A labels CSV without the expected columns is a config error naming the file and the columns."""
+    from cdp.matching.train import run_train
+
+    (tmp_path / "labels.csv").write_text("left,right,label\na,b,1\n")
+    conf = make_conf(matching={"training": {"labels": str(tmp_path / "labels.csv"), "weak_labels": False}})
+    with pytest.raises(ConfigError, match=r"labels\.csv \(matching\.training\.labels\): missing column\(s\) "
+                                          r"\['left_source', 'left_record_id'"):
         run_train(spark, conf, "r1")

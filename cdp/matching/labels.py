@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from cdp.config import ConfigError
 from cdp.matching.blocking import pair_id
 
 LABEL_COLUMNS = ("pair_id", "left_record_id", "right_record_id", "label", "label_source")
@@ -40,10 +41,10 @@ def truth_labels(pairs: DataFrame, records: DataFrame, truth: DataFrame) -> Data
 
 
 def check_user_labels(labels: DataFrame, origin: str) -> None:
-    """ValueError naming the file and the column when a labels CSV lacks a required column."""
+    """ConfigError naming the file and the column when a labels CSV lacks a required column."""
     missing = [c for c in USER_LABEL_COLUMNS if c not in labels.columns]
     if missing:
-        raise ValueError(f"labels file {origin}: missing column(s) {missing}; found {labels.columns}; "
+        raise ConfigError(f"labels file {origin}: missing column(s) {missing}; found {labels.columns}; "
                          f"expected {list(USER_LABEL_COLUMNS)}")
 
 

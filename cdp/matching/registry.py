@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from cdp.config import CdpConfig
+from cdp.config import CdpConfig, ConfigError
 from cdp.constants import MLFLOW_ARTIFACTS, MLFLOW_DB
 from cdp.matching.features import FEATURE_COLUMNS
 
@@ -80,9 +80,24 @@ def _version_entity(conf: CdpConfig):
             return client.get_model_version(name, str(conf.matching.model_version)), None
         return client.get_model_version_by_alias(name, CHAMPION_ALIAS), None
     except MlflowException as exc:
-        what = (f"version {conf.matching.model_version}" if conf.matching.model_version is not None
-                else f"alias @{CHAMPION_ALIAS}")
-        return None, f"no registered model {name} {what} at {tracking_uri(conf)} ({exc.error_code}); run `cdp train`"
+        if conf.matching.model_version is not None:
+            # a pinned version that is not there is a config error: falling back to deterministic-only
+            # would silently split every earlier fuzzy merge
+            raise ConfigError(
+                f"matching.model_version: {name} version {conf.matching.model_version} is not registered at "
+                f"{tracking_uri(conf)}; registered versions: {_registered_versions(client, name)} "
+                "(fix the pin, or remove it to use the @champion alias)") from None
+        return None, (f"no registered model {name} alias @{CHAMPION_ALIAS} at {tracking_uri(conf)} "
+                      f"({exc.error_code}); run `cdp train --conf FILE` or `cdp run --train --conf FILE`")
+
+
+def _registered_versions(client, name: str) -> list[int]:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+    except MlflowException:
+        return []
 
 
 def describe_model(conf: CdpConfig) -> tuple[dict[str, Any] | None, str | None]:

@@ -14,7 +14,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from cdp.config import CdpConfig
+from cdp.config import CdpConfig, ConfigError
 from cdp.constants import (
     CHECKPOINT_DIR, META_TRAINING_PAIRS, META_TRAINING_RECORDS, SILVER_IDENTIFIERS, SILVER_INTERACTIONS,
 )
@@ -84,6 +84,19 @@ def check_label_files(spark: SparkSession, conf: CdpConfig) -> None:
         if value is not None and not path_exists(spark, conf.resolve_path(value)):
             raise FileNotFoundError(f"matching.training.{key}: {conf.resolve_path(value)} does not exist "
                                     f"(paths are relative to the config file)")
+    # headers too, so a wrong column name fails here and not after the pairs are built
+    if t.truth is not None:
+        path = conf.resolve_path(t.truth.path)
+        found = spark.read.option("header", True).csv(path).columns
+        wanted = [t.truth.record_id_column, t.truth.entity_column] + ([] if t.truth.source else [t.truth.source_column])
+        missing = [c for c in wanted if c not in found]
+        if missing:
+            raise ConfigError(f"matching.training.truth: file {path} has no column(s) {missing}; found {found} "
+                              "(set entity_column / source_column / record_id_column, or source: NAME for a "
+                              "file without a source column)")
+    if t.labels is not None:
+        path = conf.resolve_path(t.labels)
+        check_user_labels(spark.read.option("header", True).csv(path), f"{path} (matching.training.labels)")
 
 
 def _split(df: DataFrame, fraction: float, seed: int) -> tuple[DataFrame, DataFrame]:
