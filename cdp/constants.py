@@ -50,7 +50,12 @@ GOLD_CUSTOMER_PROFILE = f"{GOLD}/customer_profile"
 GOLD_CUSTOMER_ID_HISTORY = f"{GOLD}/customer_id_history"
 GOLD_RUN_METRICS = f"{GOLD}/run_metrics"
 META_LANDING_STATS = f"{META}/landing_stats"
+META_FILE_LEDGER = f"{META}/file_ledger"  # every file a run has seen: path, size, mtime, content hash, run_id
+META_PUBLICATIONS = f"{META}/publications"  # one row per completed publication of gold: run_id, versions
+META_RUNS = f"{META}/runs"  # run_id, event (started | published | unchanged), at: lets a rerun resume a killed run
 META_RESOLVE_STATS = f"{META}/resolve_stats"
+META_QUALITY_RESULTS = f"{META}/quality_results"  # one row per quality check per run (cdp.quality.gates)
+GX_DIR = "gx"  # the Great Expectations project under storage.root (default of quality.gx_dir)
 META_TRAINING_PAIRS = f"{META}/training_pairs"  # the last training run's labelled pairs and features
 META_TRAINING_RECORDS = f"{META}/training_records"  # the match records the last training run paired
 MLFLOW_DB = "mlflow.db"  # default sqlite tracking store under storage.root
@@ -75,7 +80,10 @@ COL_FILE = "_file"
 COL_INGESTED_AT = "_ingested_at"
 COL_RUN_ID = "_run_id"
 COL_ROW_HASH = "_row_hash"
-BRONZE_META_COLUMNS = (COL_SOURCE, COL_RECORD_ID, COL_FILE, COL_INGESTED_AT, COL_RUN_ID, COL_ROW_HASH)
+COL_EVENT_TIME = "_event_time"  # parsed at landing: the latest event of a record id wins
+COL_FILE_MODIFIED = "_file_modified_at"  # ties on event time: the latest file wins
+BRONZE_META_COLUMNS = (COL_SOURCE, COL_RECORD_ID, COL_FILE, COL_INGESTED_AT, COL_RUN_ID, COL_ROW_HASH,
+                       COL_EVENT_TIME, COL_FILE_MODIFIED)
 
 # --- vocabularies --------------------------------------------------------------------------
 KNOWN_ID_TYPES = ("email", "phone", "customer_id", "loyalty_id", "device_id", "cookie_id")

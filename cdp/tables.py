@@ -45,10 +45,12 @@ COLUMN_MAPPING_OPTIONS = {"delta.columnMapping.mode": "name", "delta.minReaderVe
 
 
 def merge_insert_new(spark: SparkSession, df: DataFrame, conf: CdpConfig, table: str, keys: list[str],
-                     update_when_changed: str | None = None, create_options: dict[str, str] | None = None) -> None:
+                     update_when_changed: str | None = None, create_options: dict[str, str] | None = None,
+                     update_condition: str | None = None) -> None:
     """Insert rows whose keys are not in the table yet; creates the table on first write.
 
-    With ``update_when_changed`` (a column name), a matched row is replaced when that column differs.
+    With ``update_when_changed`` (a column name), a matched row is replaced when that column differs;
+    with ``update_condition`` (SQL over aliases t and s), when the condition holds.
     ``df`` must hold one row per key.
     """
     path = conf.table_path(table)
@@ -61,6 +63,8 @@ def merge_insert_new(spark: SparkSession, df: DataFrame, conf: CdpConfig, table:
     merge = target.alias("t").merge(df.alias("s"), cond)
     if update_when_changed:
         merge = merge.whenMatchedUpdateAll(condition=f"NOT (t.`{update_when_changed}` <=> s.`{update_when_changed}`)")
+    elif update_condition:
+        merge = merge.whenMatchedUpdateAll(condition=update_condition)
     merge.whenNotMatchedInsertAll().execute()
     log.info("merged into %s", table)
 

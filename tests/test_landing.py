@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from cdp.config import ConfigError
@@ -42,7 +43,8 @@ def test_csv_lands_strings_and_quarantines_bad_rows(spark, make_conf, tmp_path):
     assert dict(bronze.dtypes)["CustMobile"] == "string"
     reasons = sorted(r.reason for r in read_table(spark, conf, quarantine_table("pos")).collect())
     assert reasons == ["malformed_row: expected 3 columns, got 2", "malformed_row: expected 3 columns, got 4",
-                       "missing_record_id:TxnNo", "undecodable_bytes"]
+                       "missing_record_id:TxnNo",
+                       "undecodable_bytes: column CustMobile (the file is not UTF-8; set options.encoding, e.g. ISO-8859-1)"]
     assert (stats.input_rows, stats.landed_rows, stats.quarantined_rows) == (6, 2, 4)
     assert stats.input_rows == stats.landed_rows + stats.quarantined_rows
 
@@ -50,14 +52,18 @@ def test_csv_lands_strings_and_quarantines_bad_rows(spark, make_conf, tmp_path):
 def test_relanding_the_same_files_adds_nothing(spark, make_conf, tmp_path):
     _write(tmp_path / "in/pos/a.csv", b"TxnNo,CustMobile,Pin\nT1,1,110001\nT2,2,110002\nT2,2,110002\nbad\n")
     conf = make_conf(sources=[_pos_source("in/pos/*.csv")])
-    run_land(spark, conf, "r1")
+    [first] = run_land(spark, conf, "r1")
+    assert first.duplicate_record_ids == 1
     before = read_table(spark, conf, bronze_table("pos")).drop("_ingested_at", "_run_id").collect()
     q_before = read_table(spark, conf, quarantine_table("pos")).count()
+    version = DeltaTable.forPath(spark, conf.table_path(bronze_table("pos"))).history(1).first()["version"]
     [stats] = run_land(spark, conf, "r2")
     after = read_table(spark, conf, bronze_table("pos")).drop("_ingested_at", "_run_id").collect()
     assert sorted(map(tuple, before)) == sorted(map(tuple, after))
     assert len(after) == 2
-    assert stats.duplicate_record_ids == 1
+    # the ledger knows the file: nothing is read and no table gets a new version
+    assert (stats.input_rows, stats.files, stats.new_files, stats.unchanged_files) == (0, 0, 0, 1)
+    assert DeltaTable.forPath(spark, conf.table_path(bronze_table("pos"))).history(1).first()["version"] == version
     assert read_table(spark, conf, quarantine_table("pos")).count() == q_before == 1
 
 
@@ -118,6 +124,6 @@ def test_bad_event_time_pattern_and_empty_source_fail_before_any_write(spark, ma
         run_land(spark, make_conf(sources=[source]), "r1")
 
     _write(tmp_path / "in/empty/a.csv", b"")
-    with pytest.raises(ConfigError, match=r"source 'pos': no columns could be read"):
+    with pytest.raises(ConfigError, match=r"source 'pos': every file matching 'in/empty/\*\.csv' is empty"):
         run_land(spark, make_conf(sources=[_pos_source("in/empty/*.csv")]), "r1")
     assert not (tmp_path / "warehouse").exists()

@@ -58,7 +58,7 @@ def attributes(name=None, dob=None, pincode=None, city=None, address=None, gende
 def interactions_df(spark: SparkSession, rows) -> DataFrame:
     """rows: (interaction_id, source, record_id, attributes dict) in INTERACTIONS_SCHEMA."""
     return spark.createDataFrame(
-        [(i, s, r, "web", T0, "2024-01-01", "visit", a, {}, "run-0", T0) for i, s, r, a in rows],
+        [(i, s, r, "web", T0, "2024-01-01", None, "visit", a, {}, "run-0", T0) for i, s, r, a in rows],
         INTERACTIONS_SCHEMA)
 
 

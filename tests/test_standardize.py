@@ -79,12 +79,12 @@ def test_standardize_source_exact_rows(spark, pos_bronze):
     assert _simple(interactions.schema) == _simple(INTERACTIONS_SCHEMA)
     assert _simple(identifiers.schema) == _simple(IDENTIFIERS_SCHEMA)
     expected_interactions = spark.createDataFrame([
-        ("pos:1", "pos", "1", "store", dt.datetime(2024, 3, 31, 18, 0, tzinfo=UTC), "2024-03-31 23:30:00",
+        ("pos:1", "pos", "1", "store", dt.datetime(2024, 3, 31, 18, 0, tzinfo=UTC), "2024-03-31 23:30:00", None,
          "purchase",
          _attrs("LAKSHMI", "Devi", "LAKSHMI Devi", "1990-05-12", "F", None, "New Delhi", "560001", "IN",
                 "lakshmi devi"),
          {"amount": 1299.5, "items": 2.0}, "run-1", INGESTED),
-        ("pos:2", "pos", "2", "store", None, "garbage", "purchase",
+        ("pos:2", "pos", "2", "store", None, "garbage", "unparseable", "purchase",
          _attrs(country="IN"), {}, "run-1", INGESTED),
     ], INTERACTIONS_SCHEMA)
     assertDataFrameEqual(interactions, expected_interactions)
@@ -101,7 +101,7 @@ def test_standardize_source_exact_rows(spark, pos_bronze):
 def test_standardize_source_nested_paths_and_defaults(spark, app_bronze):
     interactions, identifiers = standardize_source(app_bronze, APP, STD)
     assertDataFrameEqual(interactions, spark.createDataFrame([
-        ("app:a1", "app", "a1", "app", dt.datetime(2024, 3, 31, 18, 30, tzinfo=UTC), "1711909800000",
+        ("app:a1", "app", "a1", "app", dt.datetime(2024, 3, 31, 18, 30, tzinfo=UTC), "1711909800000", None,
          "login", _attrs(full="R. Sharma", country="GB", name_key="r sharma"), {}, "run-1", INGESTED),
     ], INTERACTIONS_SCHEMA))
     assertDataFrameEqual(identifiers, spark.createDataFrame([
@@ -116,7 +116,7 @@ def test_minimal_source_has_empty_measures_and_no_identifiers(spark):
     bronze = spark.createDataFrame([("asha", *_meta("crm", "7"))], "fn string, " + META)
     interactions, identifiers = standardize_source(bronze, src, STD)
     assertDataFrameEqual(interactions, spark.createDataFrame([
-        ("crm:7", "crm", "7", "crm", None, None, None,
+        ("crm:7", "crm", "7", "crm", None, None, None, None,
          _attrs("asha", full="asha", country="IN", name_key="asha"), {}, "run-1", INGESTED),
     ], INTERACTIONS_SCHEMA))
     assert identifiers.isEmpty()

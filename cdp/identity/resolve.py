@@ -26,7 +26,9 @@ from cdp.constants import (
     SILVER_INTERACTIONS,
 )
 from cdp.identity.components import connected_components_with_stats
-from cdp.tables import overwrite_table, read_table, read_table_or_none, remove_path
+from cdp.faults import RESOLVE_AFTER_IDS, crash_point
+from cdp.publication import read_published
+from cdp.tables import overwrite_table, read_table, remove_path
 
 log = logging.getLogger(__name__)
 
@@ -261,9 +263,10 @@ def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
     rconf = conf.resolve
     interactions = read_table(spark, conf, SILVER_INTERACTIONS)
     identifiers = read_table(spark, conf, SILVER_IDENTIFIERS)
-    prev_ic = read_table_or_none(spark, conf, GOLD_INTERACTION_CUSTOMER)
-    prev_map = read_table_or_none(spark, conf, GOLD_IDENTITY_MAP)
-    prev_hist = read_table_or_none(spark, conf, GOLD_CUSTOMER_ID_HISTORY)
+    # the previous state is what the last completed publication left, never a half-written gold
+    prev_ic = read_published(spark, conf, GOLD_INTERACTION_CUSTOMER)
+    prev_map = read_published(spark, conf, GOLD_IDENTITY_MAP)
+    prev_hist = read_published(spark, conf, GOLD_CUSTOMER_ID_HISTORY)
     log.info("resolve %s: previous run tables %s", run_id,
              "found" if prev_ic is not None or prev_map is not None else "absent (first run)")
 
@@ -280,6 +283,7 @@ def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
         changed_at = datetime.now(timezone.utc)
         ic, idc, changes = assign_customer_ids(components, prev_ic, prev_map, prev_hist, run_id, changed_at)
         overwrite_table(ic, conf, SILVER_INTERACTION_RESOLVED)
+        crash_point(RESOLVE_AFTER_IDS)
         overwrite_table(idc, conf, SILVER_IDENTIFIER_RESOLVED)
         overwrite_table(changes, conf, SILVER_CUSTOMER_ID_CHANGES)
         n_components = components.select("component").distinct().count()

@@ -1,7 +1,8 @@
 """Profile: publish gold/interaction_customer, gold/identity_map and gold/customer_profile.
 
 Everything is an aggregation grouped by customer (no global windows), so it scales with the data.
-Gold tables are each replaced in one Delta commit; the id history is appended idempotently.
+Gold tables are each replaced in one Delta commit; meta/publications then records their versions
+(see :mod:`cdp.publication`).
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from cdp.constants import (
     SILVER_IDENTIFIERS, SILVER_MATCH_PAIRS,
     SILVER_INTERACTION_RESOLVED, SILVER_INTERACTIONS, SUPPORT_CHANNELS,
 )
-from cdp.tables import merge_insert_new, overwrite_table, read_table, read_table_or_none
+from cdp.faults import PROFILE_AFTER_FIRST_GOLD, crash_point
+from cdp.publication import input_fingerprint, read_published, record_publication
+from cdp.tables import overwrite_table, read_table, read_table_or_none
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,20 @@ def customer_profile(ic: DataFrame, interactions: DataFrame, id_map: DataFrame,
     )
 
 
+HISTORY_KEY = ["run_id", "old_id", "new_id", "change"]
+PUBLISHED_TABLES = (GOLD_CUSTOMER_ID_HISTORY, GOLD_INTERACTION_CUSTOMER, GOLD_IDENTITY_MAP, GOLD_CUSTOMER_PROFILE,
+                    GOLD_MATCH_PAIRS)
+
+
+def id_history(published: DataFrame | None, changes: DataFrame) -> DataFrame:
+    """The published history rows plus this run's changes (a rerun of a run replaces its rows)."""
+    if published is None:
+        return changes.dropDuplicates(HISTORY_KEY)
+    run_ids = changes.select("run_id").distinct()
+    kept = published.join(run_ids, "run_id", "left_anti")
+    return kept.unionByName(changes, allowMissingColumns=True).dropDuplicates(HISTORY_KEY)
+
+
 def run_profile(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, int]:
     """Publish the gold tables from silver and resolve's outputs."""
     interactions = read_table(spark, conf, SILVER_INTERACTIONS)
@@ -115,7 +132,11 @@ def run_profile(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, 
     id_resolved = read_table(spark, conf, SILVER_IDENTIFIER_RESOLVED)
     changes = read_table(spark, conf, SILVER_CUSTOMER_ID_CHANGES)
 
-    merge_insert_new(spark, changes, conf, GOLD_CUSTOMER_ID_HISTORY, ["run_id", "old_id", "new_id", "change"])
+    # history = the published history plus this run's changes, as one overwrite: a run killed
+    # after this write and rerun leaves no trace of the killed attempt
+    history = id_history(read_published(spark, conf, GOLD_CUSTOMER_ID_HISTORY), changes)
+    overwrite_table(history, conf, GOLD_CUSTOMER_ID_HISTORY)
+    crash_point(PROFILE_AFTER_FIRST_GOLD)
     ic = interaction_customer(interactions, resolved, run_id)
     overwrite_table(ic, conf, GOLD_INTERACTION_CUSTOMER)
     ic = read_table(spark, conf, GOLD_INTERACTION_CUSTOMER)
@@ -127,5 +148,6 @@ def run_profile(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, 
     match_pairs = read_table_or_none(spark, conf, SILVER_MATCH_PAIRS)
     if match_pairs is not None:
         overwrite_table(match_pairs, conf, GOLD_MATCH_PAIRS)
-    log.info("profile: published %s, %s, %s", GOLD_INTERACTION_CUSTOMER, GOLD_IDENTITY_MAP, GOLD_CUSTOMER_PROFILE)
-    return {"customers": read_table(spark, conf, GOLD_CUSTOMER_PROFILE).count()}
+    pub = record_publication(spark, conf, run_id, list(PUBLISHED_TABLES), input_fingerprint(spark, conf))
+    log.info("profile: published %s", ", ".join(pub.versions))
+    return {"customers": read_table(spark, conf, GOLD_CUSTOMER_PROFILE).count(), "versions": pub.versions}

@@ -14,6 +14,7 @@ import functools
 import logging
 import re
 from collections.abc import Iterable
+from datetime import date
 
 import pandas as pd
 from pyspark.sql import Column
@@ -341,9 +342,39 @@ def parse_event_time(c: Column, fmt: str, timezone: str) -> Column:
     return _wall_clock_in(utc_wall, timezone)
 
 
+EVENT_TIME_UNPARSEABLE = "unparseable"
+EVENT_TIME_BEFORE_MIN = "before_min"
+EVENT_TIME_FUTURE = "future"
+
+
+def event_time_issue(value: Column, parsed: Column, event_time_min: date | None,
+                     max_days_in_future: int | None) -> Column:
+    """Why an event time cannot be used, or null: ``unparseable`` (a value that does not parse),
+    ``before_min`` (before ``event_time_min``, UTC midnight: epoch 0 and other defaults) or
+    ``future`` (after now + ``max_days_in_future`` days). ``value`` is the raw text with null-like
+    tokens already null (a missing time is no issue); ``parsed`` its parse_event_time."""
+    issue = F.when(value.isNotNull() & parsed.isNull(), F.lit(EVENT_TIME_UNPARSEABLE))
+    if event_time_min is not None:
+        floor = F.lit(f"{event_time_min.isoformat()}T00:00:00Z").cast("timestamp")  # explicit zone: session-proof
+        issue = issue.when(parsed < floor, F.lit(EVENT_TIME_BEFORE_MIN))
+    if max_days_in_future is not None:
+        ceiling = F.current_timestamp() + F.expr(f"INTERVAL {int(max_days_in_future)} DAYS")
+        issue = issue.when(parsed > ceiling, F.lit(EVENT_TIME_FUTURE))
+    return issue
+
+
+def checked_event_time(value: Column, fmt: str, timezone: str, event_time_min: date | None,
+                       max_days_in_future: int | None) -> tuple[Column, Column]:
+    """(event time, issue): parse_event_time of ``value``, null whenever event_time_issue names a
+    problem, so an implausible time never poses as a real one; the issue says why."""
+    parsed = parse_event_time(value, fmt, timezone)
+    issue = event_time_issue(value, parsed, event_time_min, max_days_in_future)
+    return F.when(issue.isNull(), parsed), issue
+
+
 __all__ = [
     "ID_STRUCT", "null_if_token", "normalize_phone", "normalize_email", "normalize_generic_id",
     "normalize_identifier", "apply_placeholders", "fold_name", "clean_display_name", "nfc",
     "normalize_pincode", "normalize_dob", "parse_event_time", "parse_amount", "phone_to_e164",
-    "strip", "collapse_ws", "null_like_struct",
+    "strip", "collapse_ws", "null_like_struct", "event_time_issue", "checked_event_time",
 ]

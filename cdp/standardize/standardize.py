@@ -14,8 +14,8 @@ from pyspark.sql.types import (
 from cdp.config import SourceConfig, StandardizeConfig
 from cdp.constants import ATTRIBUTE_NAMES, COL_INGESTED_AT, COL_RECORD_ID, COL_RUN_ID
 from cdp.standardize.normalize import (
-    clean_display_name, collapse_ws, fold_name, normalize_dob, normalize_identifier,
-    normalize_pincode, null_if_token, null_like_struct, parse_amount, parse_event_time, strip,
+    checked_event_time, clean_display_name, collapse_ws, fold_name, normalize_dob, normalize_identifier,
+    normalize_pincode, null_if_token, null_like_struct, parse_amount, strip,
 )
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ INTERACTIONS_SCHEMA = StructType([
     StructField("channel", StringType()),
     StructField("event_time", TimestampType()),
     StructField("event_time_raw", StringType()),
+    StructField("event_time_issue", StringType()),  # unparseable | before_min | future; then event_time is null
     StructField("event_type", StringType()),
     StructField("attributes", ATTRIBUTES_TYPE),
     StructField("measures", MEASURES_TYPE),
@@ -142,14 +143,16 @@ def _interaction_id(source: SourceConfig) -> Column:
     return F.concat(F.lit(f"{source.name}:"), F.col(COL_RECORD_ID).cast("string"))
 
 
-def _event_time(schema: StructType, source: SourceConfig, std: StandardizeConfig) -> tuple[Column, Column]:
+def _event_time(schema: StructType, source: SourceConfig, std: StandardizeConfig) -> tuple[Column, Column, Column]:
+    """(event time, raw text, issue): an unparseable or implausible time is null, its issue kept."""
     et = source.event_time
     if et is None:
-        return F.lit(None).cast("timestamp"), F.lit(None).cast("string")
+        return F.lit(None).cast("timestamp"), F.lit(None).cast("string"), F.lit(None).cast("string")
     raw = _col(schema, et.column)
-    parsed = parse_event_time(null_if_token(raw, std.null_tokens), et.format,
-                              et.timezone or std.default_timezone)
-    return parsed, raw
+    parsed, issue = checked_event_time(null_if_token(raw, std.null_tokens), et.format,
+                                       et.timezone or std.default_timezone, std.event_time_min,
+                                       std.event_time_max_days_in_future)
+    return parsed, raw, issue
 
 
 def _event_type(schema: StructType, source: SourceConfig, std: StandardizeConfig) -> Column:
@@ -205,7 +208,7 @@ def _measures(schema: StructType, source: SourceConfig) -> Column:
 
 def interactions_columns(schema: StructType, source: SourceConfig, std: StandardizeConfig) -> list[Column]:
     """The select list for the interactions output (INTERACTIONS_SCHEMA order)."""
-    event_time, event_time_raw = _event_time(schema, source, std)
+    event_time, event_time_raw, event_time_issue = _event_time(schema, source, std)
     return [
         _interaction_id(source).alias("interaction_id"),
         F.lit(source.name).alias("source"),
@@ -213,6 +216,7 @@ def interactions_columns(schema: StructType, source: SourceConfig, std: Standard
         F.lit(source.channel).alias("channel"),
         event_time.cast("timestamp").alias("event_time"),
         event_time_raw.alias("event_time_raw"),
+        event_time_issue.cast("string").alias("event_time_issue"),
         _event_type(schema, source, std).cast("string").alias("event_type"),
         _attributes(schema, source, std).alias("attributes"),
         _measures(schema, source).alias("measures"),
