@@ -9,7 +9,8 @@ from typing import Sequence
 
 from cdp import configure_logging
 from cdp.config import ConfigError, load_config
-from cdp.constants import STAGES, STAGE_REPORT, STAGE_TRAIN
+from cdp.constants import REPORTS_DIR, STAGES, STAGE_REPORT, STAGE_TRAIN
+from cdp.quality import QualityGateError
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"cdp: {exc}", file=sys.stderr)
         return 2
+    except QualityGateError as exc:
+        print(f"cdp: {exc}", file=sys.stderr)
+        return 3
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -90,13 +94,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     from cdp.reporting.report import format_report
 
     spark = _spark(conf, f"cdp-{args.command}")
-    run_id = args.run_id or new_run_id()
     if args.command == "run":
         stages = stages_with_training(STAGES) if args.train else STAGES
+        run_id = args.run_id  # None: a new run id, or the id of an interrupted run (resumed)
     else:
         stages = (args.command,)
+        run_id = args.run_id or new_run_id()
     results = run_pipeline(spark, conf, run_id, stages)
-    if STAGE_REPORT in results:
+    if "unchanged" in results:
+        u = results["unchanged"]
+        print(f"run {results['run_id']}: no new input files, and the config and match model are those of run "
+              f"{u['published_run_id']} (published {u['published_at']}): every table is unchanged. "
+              f"Its report: {conf.root}/{REPORTS_DIR}/run_{u['published_run_id']}.json")
+    elif STAGE_REPORT in results:
         report = results[STAGE_REPORT]
         report["stage_seconds"] = results["stage_seconds"]
         print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))

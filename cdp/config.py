@@ -5,14 +5,16 @@ error that names the key and where it was found.
 """
 from __future__ import annotations
 
+import difflib
 import re
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cdp.constants import ATTRIBUTE_NAMES, SOURCE_FORMATS
+from cdp.constants import ATTRIBUTE_NAMES, KNOWN_ID_TYPES, SOURCE_FORMATS
 
 
 class ConfigError(ValueError):
@@ -90,6 +92,10 @@ class StandardizeConfig(_Strict):
     default_country: str = "IN"
     default_timezone: str = "Asia/Kolkata"
     dob_min: str = "1900-01-01"  # earlier dates of birth are treated as invalid (null)
+    # event times outside [event_time_min (UTC midnight), now + event_time_max_days_in_future] are stored
+    # as null, their reason in event_time_issue (before_min | future); null switches a bound off
+    event_time_min: date | None = date(1990, 1, 1)
+    event_time_max_days_in_future: int | None = Field(default=2, ge=0)
     null_tokens: tuple[str, ...] = ("null", "nan", "na", "n/a", "none", "-", "", "nil", "undefined")
     placeholder_values: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {
@@ -115,6 +121,8 @@ class ResolveConfig(_Strict):
         default_factory=lambda: {"default": 1000, "phone": 500, "email": 500}
     )
     known_id_types: tuple[str, ...] = ("email", "phone", "customer_id", "loyalty_id")
+    # identifier types a source may map besides cdp.constants.KNOWN_ID_TYPES (others are refused as typos)
+    custom_id_types: tuple[str, ...] = ()
     checkpoint_interval: int = Field(default=2, ge=1)
     max_iterations: int = Field(default=100, ge=1)
 
@@ -219,6 +227,97 @@ class ReportConfig(_Strict):
     largest_customers: int = Field(default=10, ge=1)
 
 
+Severity = Literal["critical", "warning"]
+
+# Quality checks per layer and their default severity (a failing critical check stops the run;
+# a failing warning goes to the report). README "Quality gates" documents each check.
+QUALITY_CHECKS: dict[str, dict[str, str]] = {
+    "bronze": {"record_id_present": "critical", "row_count_nonzero": "critical",
+               "event_time_parseable": "warning"},
+    "silver": {"interaction_id_unique": "critical", "phone_present": "warning", "phone_e164": "critical",
+               "email_present": "warning", "email_format": "critical", "event_time_window": "warning",
+               "valid_identifier_share": "warning"},
+    "gold": {"interaction_id_unique": "critical", "row_count_matches_interactions": "critical",
+             "customer_id_not_null": "critical", "max_customer_interactions": "critical",
+             "match_rate_drop": "critical"},
+}
+
+
+class _LayerQualityConfig(_Strict):
+    LAYER: ClassVar[str] = ""
+    severity: dict[str, Severity] = Field(default_factory=dict)  # check -> critical | warning
+
+    @field_validator("severity")
+    @classmethod
+    def _known_checks(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(QUALITY_CHECKS[cls.LAYER]))
+        if unknown:
+            raise ValueError(f"unknown {cls.LAYER} check(s) {unknown}; checks: {list(QUALITY_CHECKS[cls.LAYER])}")
+        return v
+
+    def severity_of(self, check: str) -> str:
+        return self.severity.get(check, QUALITY_CHECKS[self.LAYER][check])
+
+
+class BronzeQualityConfig(_LayerQualityConfig):
+    LAYER: ClassVar[str] = "bronze"
+    record_id_present_mostly: float = Field(default=1.0, ge=0, le=1)
+    # share of a source's bronze rows whose event_time parses (a missing value does not)
+    event_time_parseable_mostly: float = Field(default=0.95, ge=0, le=1)
+    event_time_parseable_by_source: dict[str, float] = Field(default_factory=dict)
+
+    def event_time_mostly(self, source: str) -> float:
+        return self.event_time_parseable_by_source.get(source, self.event_time_parseable_mostly)
+
+
+class SilverQualityConfig(_LayerQualityConfig):
+    LAYER: ClassVar[str] = "silver"
+    phone_pattern: str = r"^\+[1-9]\d{6,14}$"  # E.164
+    email_pattern: str = r"^[^@\s]+@([a-z0-9-]+\.)+[a-z]{2,63}$"
+    identifier_present_mostly: float = Field(default=1.0, ge=0, le=1)  # valid rows with a non-null value
+    identifier_pattern_mostly: float = Field(default=1.0, ge=0, le=1)  # non-null valid values matching
+    # the window is standardize's: event_time_min and event_time_max_days_in_future
+    event_time_window_mostly: float = Field(default=0.99, ge=0, le=1)
+    valid_identifier_share_min: float = Field(default=0.5, ge=0, le=1)
+    valid_identifier_share_by_source: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("phone_pattern", "email_pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"{v!r} is not a valid regular expression: {exc}") from None
+        return v
+
+    def valid_share_min(self, source: str) -> float:
+        return self.valid_identifier_share_by_source.get(source, self.valid_identifier_share_min)
+
+
+class GoldQualityConfig(_LayerQualityConfig):
+    LAYER: ClassVar[str] = "gold"
+    max_customer_interactions: int = Field(default=10_000, ge=1)
+    max_match_rate_drop_points: float = Field(default=5.0, ge=0, le=100)
+
+
+class QualityConfig(_Strict):
+    """Great Expectations gates after land (bronze), after standardize (silver), before profile (gold)."""
+    enabled: bool = True
+    # the GX project folder (suites, results, Data Docs); default <storage.root>/gx; must be local
+    gx_dir: str | None = None
+    bronze: BronzeQualityConfig = Field(default_factory=BronzeQualityConfig)
+    silver: SilverQualityConfig = Field(default_factory=SilverQualityConfig)
+    gold: GoldQualityConfig = Field(default_factory=GoldQualityConfig)
+
+    @field_validator("gx_dir")
+    @classmethod
+    def _local_dir(cls, v: str | None) -> str | None:
+        if v is not None and "://" in v:
+            raise ValueError(f"{v!r}: Great Expectations keeps its project on a local (driver) disk; "
+                             "give a local folder")
+        return v
+
+
 class CdpConfig(_Strict):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     spark: dict[str, Any] = Field(default_factory=dict)
@@ -228,6 +327,7 @@ class CdpConfig(_Strict):
     resolve: ResolveConfig = Field(default_factory=ResolveConfig)
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     base_dir: str = "."  # directory of the config file; filled in by load_config
 
     @model_validator(mode="after")
@@ -236,6 +336,46 @@ class CdpConfig(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"source names must be unique; repeated: {dupes}")
+        return self
+
+    @model_validator(mode="after")
+    def _known_id_types(self) -> "CdpConfig":
+        """Every identifier type used (sources' identifiers, resolve's per-type settings) is built in
+        or declared in resolve.custom_id_types, so a typo like `emial` fails instead of linking nothing."""
+        allowed = [*KNOWN_ID_TYPES, *self.resolve.custom_id_types]
+        used = [(f"sources.{i}({s.name}).identifiers.{t}", t)
+                for i, s in enumerate(self.sources) for t in s.identifiers]
+        used += [("resolve.known_id_types", t) for t in self.resolve.known_id_types]
+        used += [("resolve.max_interactions_per_identifier", t)
+                 for t in self.resolve.max_interactions_per_identifier if t != "default"]
+        problems = []
+        for where, t in used:
+            if t not in allowed:
+                close = difflib.get_close_matches(t, allowed, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(f"{where}: unknown identifier type {t!r}{hint}")
+        if problems:
+            raise ValueError("; ".join(problems) + f" (allowed: {allowed}; to use a type of your own, "
+                             "list it in resolve.custom_id_types)")
+        return self
+
+    @model_validator(mode="after")
+    def _quality_settings(self) -> "CdpConfig":
+        names = {s.name for s in self.sources}
+        q = self.quality
+        for key, by_source in (("bronze.event_time_parseable_by_source", q.bronze.event_time_parseable_by_source),
+                               ("silver.valid_identifier_share_by_source", q.silver.valid_identifier_share_by_source)):
+            unknown = sorted(set(by_source) - names)
+            if unknown:
+                raise ValueError(f"quality.{key}: unknown source(s) {unknown}; configured: {sorted(names)}")
+            bad = sorted(k for k, v in by_source.items() if not 0 <= v <= 1)
+            if bad:
+                raise ValueError(f"quality.{key}: shares must be between 0 and 1; check {bad}")
+        if q.enabled and q.gx_dir is None and "://" in self.storage.root:
+            raise ValueError(
+                f"storage.root {self.storage.root!r} is a URI, but Great Expectations keeps its project and "
+                "Data Docs on a local disk: set quality.gx_dir to a local folder on the driver "
+                "(e.g. /dbfs/cdp/gx on Databricks), or quality.enabled: false")
         return self
 
     @property
@@ -328,6 +468,6 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 __all__ = [
     "CdpConfig", "ConfigError", "SourceConfig", "StandardizeConfig", "ResolveConfig", "MatchingConfig",
-    "BlockingRule", "TrainingConfig",
+    "BlockingRule", "TrainingConfig", "QualityConfig", "QUALITY_CHECKS",
     "load_config", "config_from_dict", "SOURCE_FORMATS",
 ]

@@ -69,19 +69,22 @@ def merge_insert_new(spark: SparkSession, df: DataFrame, conf: CdpConfig, table:
     log.info("merged into %s", table)
 
 
-def remove_path(spark: SparkSession, path: str) -> None:
-    """Delete a directory through Hadoop's FileSystem (works for local paths and object stores)."""
+def hadoop_fs(spark: SparkSession, path: str):
+    """``(FileSystem, Path)`` for a path or URI through Hadoop (local folders and object stores alike)."""
     jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop FS is only reachable through py4j
     hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath  # noqa: SLF001
+
+
+def remove_path(spark: SparkSession, path: str) -> None:
+    """Delete a directory through Hadoop's FileSystem (works for local paths and object stores)."""
+    fs, hpath = hadoop_fs(spark, path)
     if fs.exists(hpath):
         fs.delete(hpath, True)
 
 
 def path_exists(spark: SparkSession, path: str) -> bool:
     """True when ``path`` (a file, folder or glob) matches something, through Hadoop's FileSystem."""
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop FS is only reachable through py4j
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    fs, hpath = hadoop_fs(spark, path)
     matches = fs.globStatus(hpath)
     return matches is not None and len(matches) > 0

@@ -41,6 +41,14 @@ REASON_MERGE = "components joined by new links"
 REASON_RETIRED = "no interaction or identifier left"
 
 
+def interaction_rows(vertices: DataFrame) -> DataFrame:
+    """Rows of a per-vertex frame (``id`` plus other columns) that are interactions, with ``id``
+    replaced by ``interaction_id`` (the vertex id without its prefix)."""
+    rest = [c for c in vertices.columns if c != "id"]
+    return vertices.where(F.col("id").startswith(INTERACTION_PREFIX)).select(
+        F.expr(f"substring(id, {len(INTERACTION_PREFIX) + 1})").alias("interaction_id"), *rest)
+
+
 # --- 1. identifiers that may link ----------------------------------------------------------
 
 def _cap_column(rconf: ResolveConfig) -> Column:
@@ -224,9 +232,7 @@ def assign_customer_ids(
     )
 
     per_vertex = components.join(assigned.select("component", "customer_id"), "component").select("id", "customer_id")
-    interaction_customer = per_vertex.where(F.col("id").startswith(INTERACTION_PREFIX)).select(
-        F.expr(f"substring(id, {len(INTERACTION_PREFIX) + 1})").alias("interaction_id"), "customer_id"
-    )
+    interaction_customer = interaction_rows(per_vertex)
     rest = F.expr(f"substring(id, {len(IDENTIFIER_PREFIX) + 1})")
     identifier_customer = (
         per_vertex.where(F.col("id").startswith(IDENTIFIER_PREFIX))

@@ -27,7 +27,7 @@ from cdp.faults import LAND_AFTER_BRONZE, crash_point
 from cdp.landing.ledger import FilePlan, plan_files, record_files
 from cdp.standardize.normalize import checked_event_time, null_if_token
 from cdp.standardize.standardize import check_columns, column_at, has_column
-from cdp.tables import COLUMN_MAPPING_OPTIONS, append_table, merge_insert_new
+from cdp.tables import COLUMN_MAPPING_OPTIONS, append_table, hadoop_fs, merge_insert_new
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,7 @@ def matching_files(spark: SparkSession, pattern: str) -> list[str]:
     """Files matching a glob; local paths by glob, URIs through Hadoop's FileSystem (names only)."""
     if "://" not in pattern:
         return sorted(p for p in glob.glob(pattern, recursive=True) if Path(p).is_file() or Path(p).is_dir())
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop globbing has no Python API
-    hpath = jvm.org.apache.hadoop.fs.Path(pattern)
-    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    fs, hpath = hadoop_fs(spark, pattern)
     statuses = fs.globStatus(hpath) or []
     return sorted(str(s.getPath().toString()) for s in statuses)
 
@@ -374,13 +372,12 @@ def land_source(spark: SparkSession, conf: CdpConfig, batch: LandingBatch, run_i
 def csv_header_groups(spark: SparkSession, source: SourceConfig, files: list[str]) -> list[list[str]]:
     """The files grouped by their first line, so files with different headers (a column added or
     dropped, or reordered) are each read with their own header; Spark would read them all with one."""
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop FS is only reachable through py4j
-    hconf = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001
+    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Java readers decode the header in the file's encoding
     encoding = str(source.options.get("encoding", source.options.get("charset", "UTF-8")))
     groups: dict[str, list[str]] = {}
     for f in files:
-        hpath = jvm.org.apache.hadoop.fs.Path(f)
-        stream = hpath.getFileSystem(hconf).open(hpath)
+        fs, hpath = hadoop_fs(spark, f)
+        stream = fs.open(hpath)
         try:
             reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, encoding))
             header = (reader.readLine() or "").lstrip("\ufeff").rstrip("\r")

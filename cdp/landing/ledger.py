@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig
 from cdp.constants import META_FILE_LEDGER
+from cdp.tables import hadoop_fs
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,9 @@ def listed_files(spark: SparkSession, paths: list[str]) -> DataFrame:
 
 def empty_files(spark: SparkSession, paths: list[str]) -> list[tuple[str, int]]:
     """(uri, modification ms) of the 0-byte files among ``paths`` (binaryFile does not list them)."""
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - Hadoop FS is only reachable through py4j
-    hconf = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001
     out = []
     for p in paths:
-        hpath = jvm.org.apache.hadoop.fs.Path(p)
-        fs = hpath.getFileSystem(hconf)
+        fs, hpath = hadoop_fs(spark, p)
         status = fs.getFileStatus(hpath)
         if status.isFile() and status.getLen() == 0:
             out.append((str(fs.makeQualified(hpath).toUri().toString()).replace("file:///", "file:/", 1),

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from cdp.config import ConfigError
 from cdp.matching.blocking import pair_id
+from cdp.identity.resolve import interaction_rows
 
 LABEL_COLUMNS = ("pair_id", "left_record_id", "right_record_id", "label", "label_source")
 LABEL_PRIORITY = {"user": 0, "truth": 1, "weak": 2}
@@ -93,8 +94,7 @@ def weak_labels(pairs: DataFrame, links: DataFrame, components: DataFrame,
     """Candidate pairs (with left_component/right_component) labelled from identifiers: one
     deterministic component -> 1; different components holding disjoint values of one of
     ``negative_id_types`` -> 0; anything else stays unlabelled."""
-    comp = components.where(F.col("id").startswith("i|")).select(
-        F.expr("substring(id, 3)").alias("interaction_id"), "component")
+    comp = interaction_rows(components.select("id", "component"))
     held = (links.where(F.col("id_type").isin(list(negative_id_types))).join(comp, "interaction_id")
             .groupBy("component", "id_type").agg(F.collect_set("value").alias("vals")))
     positives = pairs.where(F.col("left_component") == F.col("right_component")).withColumn("label", F.lit(1.0))

@@ -14,6 +14,7 @@ from pyspark.sql.functions import pandas_udf
 from pyspark.sql.types import StringType, StructField, StructType
 
 from cdp.matching.names import name_parts
+from cdp.identity.resolve import interaction_rows
 
 NAME_PART_FIELDS = ("canon", "first", "last", "first_phonetic", "last_phonetic", "name_phonetic")
 NAME_PARTS_TYPE = StructType([StructField(n, StringType()) for n in NAME_PART_FIELDS])
@@ -51,8 +52,7 @@ def _first_value(links: DataFrame, id_type: str) -> DataFrame:
 def interaction_attributes(interactions: DataFrame, links: DataFrame, components: DataFrame) -> DataFrame:
     """Per interaction: its comparable attributes, one phone and one email (the smallest linkable
     value of each) and its deterministic component."""
-    comp = components.where(F.col("id").startswith("i|")).select(
-        F.expr("substring(id, 3)").alias("interaction_id"), "component")
+    comp = interaction_rows(components.select("id", "component"))
     a = F.col("attributes")
     base = interactions.select(
         "interaction_id", "source", F.col("record_id").alias("source_record_id"),
@@ -89,8 +89,7 @@ def _with_ambiguity(records: DataFrame, anchored_components: DataFrame) -> DataF
 
 def anchored_components(links: DataFrame, components: DataFrame) -> DataFrame:
     """``(component)`` of every deterministic component holding at least one linkable identifier."""
-    comp = components.where(F.col("id").startswith("i|")).select(
-        F.expr("substring(id, 3)").alias("interaction_id"), "component")
+    comp = interaction_rows(components.select("id", "component"))
     return links.select("interaction_id").distinct().join(comp, "interaction_id").select("component").distinct()
 
 

@@ -13,10 +13,10 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from cdp.config import CdpConfig
+from cdp.config import CdpConfig, ConfigError
 from cdp.constants import (
     GOLD_CUSTOMER_PROFILE, GOLD_INTERACTION_CUSTOMER, GOLD_RUN_METRICS, META_LANDING_STATS, META_RESOLVE_STATS,
-    QUARANTINE, REPORTS_DIR, SILVER_HELD_OUT_IDENTIFIERS, SILVER_INTERACTIONS,
+    META_QUALITY_RESULTS, QUARANTINE, REPORTS_DIR, SILVER_HELD_OUT_IDENTIFIERS, SILVER_INTERACTIONS,
 )
 from cdp.tables import append_table, read_table, read_table_or_none
 
@@ -41,6 +41,23 @@ def match_rates(ic: DataFrame, profile: DataFrame, by: str | None) -> list[dict[
              "match_rate": _rate(int(r["known"] or 0), int(r["interactions"]))} for r in rows]
 
 
+EVENT_TIME_ISSUES = ("unparseable", "before_min", "future")  # silver/interactions.event_time_issue
+
+
+def event_time_problems(interactions: DataFrame) -> list[dict[str, Any]]:
+    """Per source with any problem: how many event times were unparseable, before
+    standardize.event_time_min or too far in the future (each stored as null, raw text kept)."""
+    if "event_time_issue" in interactions.columns:
+        issue = F.col("event_time_issue")
+    else:  # silver written before event_time_issue existed
+        issue = (F.when(F.col("event_time_raw").isNotNull() & F.col("event_time").isNull(), F.lit("unparseable"))
+                 .when(F.col("event_time") > F.current_timestamp() + F.expr("INTERVAL 1 DAY"), F.lit("future")))
+    rows = (interactions.where(issue.isNotNull()).groupBy("source")
+            .agg(*[F.count(F.when(issue == i, 1)).alias(i) for i in EVENT_TIME_ISSUES])
+            .orderBy("source").collect())  # one row per source: bounded
+    return [{"source": r["source"], **{i: int(r[i]) for i in EVENT_TIME_ISSUES}} for r in rows]
+
+
 def _for_run(stats: DataFrame | None, run_id: str) -> DataFrame | None:
     """This run's rows of a stats table; a stage run alone (e.g. `cdp report`) falls back to the latest run."""
     if stats is None:
@@ -50,6 +67,37 @@ def _for_run(stats: DataFrame | None, run_id: str) -> DataFrame | None:
         return mine
     latest = stats.agg(F.max("run_id")).first()[0]
     return stats.where(F.col("run_id") == latest) if latest else None
+
+
+def quality_section(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, Any]:
+    """The run's quality checks (meta/quality_results) per suite: passed and failed counts, failed
+    critical checks and warnings with observed values, and where the Data Docs are."""
+    from cdp.quality.gates import data_docs_index  # no Great Expectations import
+
+    try:
+        docs: str | None = data_docs_index(conf)
+    except ConfigError:  # a URI storage.root without quality.gx_dir (quality disabled)
+        docs = None
+    docs = docs if docs and Path(docs).exists() else None
+    results = _for_run(read_table_or_none(spark, conf, META_QUALITY_RESULTS), run_id)
+    if results is None:
+        return {"run_id": None, "data_docs": docs, "passed": 0, "failed": 0, "suites": []}
+    keys = ["layer", "suite", "check", "target"]
+    latest = results.groupBy(*keys).agg(F.max_by(F.struct("severity", "success", "observed", "threshold"),
+                                                  "checked_at").alias("r"))
+    rows = latest.select(*keys, "r.*").orderBy("layer", "suite", "check").collect()  # one row per check: bounded
+    suites: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        s = suites.setdefault(r["suite"], {"suite": r["suite"], "layer": r["layer"], "passed": 0, "failed": 0,
+                                           "failing": [], "warnings": []})
+        s["passed" if r["success"] else "failed"] += 1
+        if not r["success"]:
+            item = {k: r[k] for k in ("check", "target", "severity", "observed", "threshold")}
+            s["failing" if r["severity"] == "critical" else "warnings"].append(item)
+    order = {"bronze": 0, "silver": 1, "gold": 2}
+    listed = sorted(suites.values(), key=lambda s: (order.get(s["layer"], 3), s["suite"]))
+    return {"run_id": results.select("run_id").first()["run_id"], "data_docs": docs,
+            "passed": sum(s["passed"] for s in listed), "failed": sum(s["failed"] for s in listed), "suites": listed}
 
 
 def build_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, Any]:
@@ -71,11 +119,6 @@ def build_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str,
     resolve = _for_run(read_table_or_none(spark, conf, META_RESOLVE_STATS), run_id)
     resolve_row = resolve.limit(1).collect() if resolve is not None else []
     interactions = read_table(spark, conf, SILVER_INTERACTIONS)
-    unparsed = [r.asDict() for r in interactions.groupBy("source").agg(
-        F.sum(F.when(F.col("event_time_raw").isNotNull() & F.col("event_time").isNull(), 1).otherwise(0))
-        .alias("unparseable"),
-        F.sum(F.when(F.col("event_time") > F.current_timestamp() + F.expr("INTERVAL 1 DAY"), 1).otherwise(0))
-        .alias("in_future")).orderBy("source").collect()]
     return {
         "run_id": run_id,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -89,8 +132,9 @@ def build_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str,
         "held_out_identifiers": {"count": held.count() if held is not None else 0, "top": held_rows},
         "landing": landing_rows,
         "quarantine_tables": f"{conf.root}/{QUARANTINE}/<source>",
-        "event_time_problems": [r for r in unparsed if r["unparseable"] or r["in_future"]],
+        "event_time_problems": event_time_problems(interactions),
         "resolve": json.loads(resolve_row[0]["summary"]) if resolve_row else {},
+        "quality": quality_section(spark, conf, run_id),
         "tables": {"interaction_customer": conf.table_path(GOLD_INTERACTION_CUSTOMER),
                    "customer_profile": conf.table_path(GOLD_CUSTOMER_PROFILE)},
     }
@@ -108,6 +152,8 @@ def report_metrics_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     for r in report["landing"] if report["landing"] and report["landing"][0]["run_id"] == report["run_id"] else []:
         for k in ("input_rows", "landed_rows", "quarantined_rows"):
             rows.append((k, f"source={r['source']}", r[k]))
+    rows += [(f"event_time_{i}", f"source={r['source']}", r[i]) for r in report.get("event_time_problems", [])
+             for i in EVENT_TIME_ISSUES]
     return [{"run_id": report["run_id"], "metric": m, "dimension": d, "value": float(v)} for m, d, v in rows]
 
 
@@ -155,6 +201,23 @@ def _matching_lines(matching: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _quality_lines(quality: dict[str, Any] | None) -> list[str]:
+    if not quality:
+        return []
+    if not quality["suites"]:
+        return ["quality: no quality results found (quality.enabled: false, or no gated stage has run)"]
+    run_note = f" (run {quality['run_id']})"
+    lines = [f"quality{run_note}: {quality['passed']:,} checks passed, {quality['failed']:,} failed; "
+             f"Data Docs: {quality['data_docs'] or 'not built'}"]
+    for s in quality["suites"]:
+        lines.append(f"  {s['suite']:<34} {s['passed']:>3} passed, {s['failed']} failed")
+        lines += [f"    FAILED {f['check']} on {f['target']}: observed {f['observed']} vs threshold {f['threshold']}"
+                  for f in s["failing"]]
+        lines += [f"    warning {w['check']} on {w['target']}: observed {w['observed']} vs threshold {w['threshold']}"
+                  for w in s["warnings"]]
+    return lines
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A human-readable summary for the CLI."""
     mr = report["match_rate"]
@@ -176,8 +239,9 @@ def format_report(report: dict[str, Any]) -> str:
     else:
         lines.append("landing: no landing statistics found (run `cdp land` or `cdp run`)")
     for r in report["event_time_problems"]:
-        lines.append(f"event_time: {r['source']}: {r['unparseable']:,} unparseable (stored as null), "
-                     f"{r['in_future']:,} in the future")
+        lines.append(f"event_time: {r['source']}: {r['unparseable']:,} unparseable, {r['before_min']:,} before "
+                     f"standardize.event_time_min, {r['future']:,} in the future (stored as null; the text is "
+                     "in event_time_raw, the reason in event_time_issue)")
     held = report["held_out_identifiers"]
     lines.append(f"held-out identifiers: {held['count']}" + "".join(
         f"\n  {r['id_type']}:{r['value']} linked to {r['interactions']} interactions (cap {r['cap']})"
@@ -189,5 +253,6 @@ def format_report(report: dict[str, Any]) -> str:
     if report.get("resolve"):
         rest = {k: v for k, v in report["resolve"].items() if k != "matching"}
         lines.append(f"resolve: {json.dumps(rest, default=str)}")
+    lines.extend(_quality_lines(report.get("quality")))
     lines.append(f"tables under {report['storage_root']}; report file {report.get('report_file', '-')}")
     return "\n".join(lines)
