@@ -20,7 +20,10 @@ TEST_SPARK_CONF = {
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
-    "spark.driver.memory": "2g",
+    # one JVM serves ~140 tests writing hundreds of small Delta tables: a full run at 2g spent most
+    # of its time in full GCs (old generation 95 % full), so more heap and a bounded DeltaLog cache
+    "spark.driver.memory": "4g",
+    "spark.databricks.delta.delta.log.cacheSize": "64",
     "spark.databricks.delta.snapshotPartitions": "2",
 }
 
