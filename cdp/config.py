@@ -107,8 +107,10 @@ class StandardizeConfig(_Strict):
     # A value of a type matching one of these (after normalisation) is a placeholder too.
     placeholder_patterns: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {
-            "phone": (r"^\+91(\d)\1{9}$",),
-            "email": (r"@(example\.(com|org|net)|test\.com|mailinator\.com)$",),
+            # all the same digit; ascending or descending runs (0123456789, 1234567890, 9876543210)
+            "phone": (r"^\+91(\d)\1{9}$", r"^\+91(0123456789|1234567890|9876543210|0987654321)$"),
+            "email": (r"@(example\.(com|org|net)|test\.com|mailinator\.com)$",
+                      r"^(test|no|none|noemail|nomail|na|null|dummy|abc|xyz|asdf)[0-9]*@"),
         }
     )
 
@@ -125,10 +127,32 @@ class ResolveConfig(_Strict):
     custom_id_types: tuple[str, ...] = ()
     checkpoint_interval: int = Field(default=2, ge=1)
     max_iterations: int = Field(default=100, ge=1)
+    # an identifier value seen with more distinct names (initial + phonetic surname) than this is
+    # suspect and held out of linking, like one over max_interactions_per_identifier
+    max_names_per_identifier: dict[str, int] = Field(
+        default_factory=lambda: {"phone": 8, "email": 6}
+    )
+    # uniqueness limits: a customer holds at most this many values of a type. A component over a
+    # limit is split by dropping its weakest links (see link_priority) and recomputed alone.
+    max_values_per_customer: dict[str, int] = Field(
+        default_factory=lambda: {"customer_id": 1, "loyalty_id": 1, "email": 10, "phone": 10}
+    )
+    # link strength when a component must be split: higher survives; "fuzzy" is the match model's
+    # links (among them the lowest score goes first), "steward" a `cdp link` override; then the
+    # oldest link goes first. Types not listed get "default".
+    link_priority: dict[str, int] = Field(
+        default_factory=lambda: {"steward": 1000, "customer_id": 100, "loyalty_id": 90, "email": 80,
+                                 "phone": 70, "device_id": 50, "cookie_id": 40, "default": 50, "fuzzy": 10}
+    )
+    # hard cap: a component with more interactions is split (weakest links first) and reported
+    max_customer_interactions: int = Field(default=2000, ge=1)
 
     def cap_for(self, id_type: str) -> int:
         caps = self.max_interactions_per_identifier
         return caps.get(id_type, caps.get("default", 1000))
+
+    def priority_of(self, link_type: str) -> int:
+        return self.link_priority.get(link_type, self.link_priority.get("default", 50))
 
 
 class BlockingRule(_Strict):
@@ -318,6 +342,19 @@ class QualityConfig(_Strict):
         return v
 
 
+class ErasureConfig(_Strict):
+    """`cdp forget`: what erasure keeps and how re-landed data of an erased person is treated."""
+    # hours of history VACUUM keeps after an erasure; 0 = the erased rows are unreadable at once.
+    # Tables touched by an erasure are rewritten without their Delta history (see README "Erasure").
+    vacuum_retention_hours: int = Field(default=0, ge=0)
+    # key for the salted hashes in meta/suppression; default: the environment variable
+    # CDP_ERASURE_SALT, else a random key kept in <storage.root>/meta/_erasure_salt (created once)
+    salt_env: str = "CDP_ERASURE_SALT"
+    # a re-landed record carrying a suppressed identifier is dropped (counted as suppressed) unless
+    # its event time is after the erasure and this is true (the person came back and interacted)
+    allow_new_interactions: bool = True
+
+
 class CdpConfig(_Strict):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     spark: dict[str, Any] = Field(default_factory=dict)
@@ -328,6 +365,7 @@ class CdpConfig(_Strict):
     matching: MatchingConfig = Field(default_factory=MatchingConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    erasure: ErasureConfig = Field(default_factory=ErasureConfig)
     base_dir: str = "."  # directory of the config file; filled in by load_config
 
     @model_validator(mode="after")
@@ -348,6 +386,11 @@ class CdpConfig(_Strict):
         used += [("resolve.known_id_types", t) for t in self.resolve.known_id_types]
         used += [("resolve.max_interactions_per_identifier", t)
                  for t in self.resolve.max_interactions_per_identifier if t != "default"]
+        used += [(f"resolve.{key}", t)
+                 for key in ("max_names_per_identifier", "max_values_per_customer")
+                 for t in getattr(self.resolve, key)]
+        used += [("resolve.link_priority", t) for t in self.resolve.link_priority
+                 if t not in ("default", "fuzzy", "steward")]
         problems = []
         for where, t in used:
             if t not in allowed:

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig
-from cdp.constants import GOLD_RUN_METRICS, META_PUBLICATIONS, META_RUNS
+from cdp.constants import GOLD_RUN_METRICS, META_PUBLICATIONS, META_RUNS, META_STEWARD_OVERRIDES
 from cdp.landing.ledger import ledger_fingerprint
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,9 @@ def read_published(spark: SparkSession, conf: CdpConfig, table: str) -> DataFram
 def read_as_published_by(spark: SparkSession, conf: CdpConfig, table: str, run_id: str) -> DataFrame:
     """A gold table exactly as run ``run_id`` published it (Delta time travel)."""
     path = conf.table_path(META_PUBLICATIONS)
-    rows = (spark.read.format("delta").load(path).where(F.col("run_id") == run_id).head(1)
+    # the latest row of the run: `cdp forget` re-publishes a run's gold at rewritten versions
+    rows = (spark.read.format("delta").load(path).where(F.col("run_id") == run_id)
+            .orderBy(F.col("published_at").desc()).head(1)
             if DeltaTable.isDeltaTable(spark, path) else [])
     if not rows or table not in (rows[0]["versions"] or {}):
         raise FileNotFoundError(f"run {run_id} published no version of {table} (see {path})")
@@ -144,5 +146,7 @@ def _model_version(conf: CdpConfig) -> str | None:
 def input_fingerprint(spark: SparkSession, conf: CdpConfig) -> str:
     """Digest of everything a run's output depends on: landed files, config, the match model."""
     parts = {"ledger": ledger_fingerprint(spark, conf), "config": config_digest(conf),
-             "delta_sources": _delta_source_versions(spark, conf), "model": _model_version(conf)}
+             "delta_sources": _delta_source_versions(spark, conf), "model": _model_version(conf),
+             # a steward's `cdp unmerge` / `cdp link` changes the next run's result
+             "overrides": table_version(spark, conf, META_STEWARD_OVERRIDES)}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()

@@ -31,6 +31,8 @@ from cdp.tables import overwrite_table, read_table
 IDENT_SCHEMA = ("interaction_id string, source string, id_type string, raw_value string, value string, "
                 "is_valid boolean, reason string")
 INTER_SCHEMA = "interaction_id string, source string, record_id string, channel string, event_time timestamp"
+HELD_OUT_SCHEMA = ("id_type string, value string, interactions long, names long, cap long, max_names long, "
+                   "reason string")
 T0 = datetime(2024, 1, 1)
 T1 = datetime(2024, 2, 1)
 T2 = datetime(2024, 3, 1)
@@ -104,7 +106,7 @@ def test_hold_out_over_cap_links_nothing(spark):
         [("a", "phone", "+911"), ("b", "phone", "+911"), ("d", "email", "d@x.com")],
         "interaction_id string, id_type string, value string"))
     assertDataFrameEqual(held, spark.createDataFrame(
-        [("email", "shared@x.com", 3, 2)], "id_type string, value string, interactions long, cap long"))
+        [("email", "shared@x.com", 3, 0, 2, 6, "linked to 3 interactions > cap 2")], HELD_OUT_SCHEMA))
 
 
 def test_build_graph_prefixes_namespaces(spark):
@@ -230,7 +232,7 @@ def test_run_resolve_on_delta_tables(spark, make_conf):
     assertDataFrameEqual(read_table(spark, conf, SILVER_IDENTIFIER_RESOLVED), spark.createDataFrame(
         [("email", "ab@x.com", ab), ("phone", "+91C", c)], "id_type string, value string, customer_id string"))
     assertDataFrameEqual(read_table(spark, conf, SILVER_HELD_OUT_IDENTIFIERS), spark.createDataFrame(
-        [("cookie_id", "hot", 3, 2)], "id_type string, value string, interactions long, cap long"))
+        [("cookie_id", "hot", 3, 0, 2, None, "linked to 3 interactions > cap 2")], HELD_OUT_SCHEMA))
     changes = read_table(spark, conf, SILVER_CUSTOMER_ID_CHANGES)
     assert changes.schema == spark.createDataFrame([], CHANGES_SCHEMA).schema
     assertDataFrameEqual(changes.drop("changed_at"), spark.createDataFrame(

@@ -24,19 +24,24 @@ from cdp.constants import (
     SILVER_IDENTIFIERS,
     SILVER_INTERACTION_RESOLVED,
     SILVER_INTERACTIONS,
+    SILVER_LIMIT_SPLITS,
+    SILVER_MATCH_PAIRS,
 )
 from cdp.identity.components import connected_components_with_stats
+from cdp.identity.limits import (
+    IDENTIFIER_PREFIX, INTERACTION_PREFIX, enforce_limits, identifier_name_counts, split_parts,
+    suspect_identifiers, weighted_links,
+)
 from cdp.faults import RESOLVE_AFTER_IDS, crash_point
 from cdp.publication import read_published
 from cdp.tables import overwrite_table, read_table, remove_path
 
 log = logging.getLogger(__name__)
 
-INTERACTION_PREFIX = "i|"
-IDENTIFIER_PREFIX = "v|"
 CHANGES_SCHEMA = "run_id string, old_id string, new_id string, change string, reason string, changed_at timestamp"
 REASON_NEW = "new component"
 REASON_SPLIT = "split: part of a previous customer no longer connected to its home component"
+REASON_LIMIT_SPLIT = "split: the customer broke a limit and its weakest links were dropped: "
 REASON_MERGE = "components joined by new links"
 REASON_RETIRED = "no interaction or identifier left"
 
@@ -51,35 +56,22 @@ def interaction_rows(vertices: DataFrame) -> DataFrame:
 
 # --- 1. identifiers that may link ----------------------------------------------------------
 
-def _cap_column(rconf: ResolveConfig) -> Column:
-    """The per-id_type cap of ResolveConfig.cap_for as a column expression."""
-    caps = rconf.max_interactions_per_identifier
-    expr: Column | None = None
-    for id_type in sorted(k for k in caps if k != "default"):
-        cond = F.col("id_type") == F.lit(id_type)
-        value = F.lit(rconf.cap_for(id_type))
-        expr = F.when(cond, value) if expr is None else expr.when(cond, value)
-    default = F.lit(caps.get("default", 1000))
-    return (default if expr is None else expr.otherwise(default)).cast("long")
-
-
-def linkable_identifiers(identifiers: DataFrame, rconf: ResolveConfig) -> tuple[DataFrame, DataFrame]:
+def linkable_identifiers(identifiers: DataFrame, rconf: ResolveConfig,
+                         interactions: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
     """Valid identifiers split into links ``(interaction_id, id_type, value)`` and held-out values.
 
-    A value linked to more distinct interactions than ``rconf.cap_for(id_type)`` links nothing and
-    is returned in ``held_out`` as ``(id_type, value, interactions, cap)``.
+    A value linked to more distinct interactions than ``rconf.cap_for(id_type)``, or seen with
+    more distinct names than ``rconf.max_names_per_identifier`` allows (names come from
+    ``interactions``; without them names are not counted), links nothing and is returned in
+    ``held_out`` as ``(id_type, value, interactions, names, cap, max_names, reason)``.
     """
     valid = (
         identifiers.where(F.col("is_valid") & F.col("value").isNotNull() & F.col("interaction_id").isNotNull())
         .select("interaction_id", "id_type", "value")
         .distinct()
     )
-    counts = (
-        valid.groupBy("id_type", "value")
-        .agg(F.count(F.lit(1)).cast("long").alias("interactions"))
-        .withColumn("cap", _cap_column(rconf))
-    )
-    held_out = counts.where(F.col("interactions") > F.col("cap")).select("id_type", "value", "interactions", "cap")
+    names_from = interactions if interactions is not None else valid.select("interaction_id").limit(0)
+    held_out = suspect_identifiers(identifier_name_counts(valid, names_from), rconf)
     links = valid.join(held_out.select("id_type", "value"), ["id_type", "value"], "left_anti").select(
         "interaction_id", "id_type", "value"
     )
@@ -96,17 +88,25 @@ def identifier_vertex(id_type: Column, value: Column) -> Column:
     return F.concat(F.lit(IDENTIFIER_PREFIX), id_type, F.lit(":"), value)
 
 
-def build_graph(interactions: DataFrame, links: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Vertices ``(id)`` for every interaction and linked identifier; edges interaction -> identifier."""
+def build_graph(interactions: DataFrame, links: DataFrame,
+                must_links: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
+    """Vertices ``(id)`` for every interaction and linked identifier; edges interaction -> identifier,
+    plus the steward's must-links ``(left, right)`` (vertex ids) when given."""
     iv = interactions.select(interaction_vertex(F.col("interaction_id")).alias("id"))
     lv = links.select(interaction_vertex(F.col("interaction_id")).alias("id"))
     vv = links.select(identifier_vertex(F.col("id_type"), F.col("value")).alias("id"))
-    vertices = iv.unionByName(lv).unionByName(vv).where(F.col("id").isNotNull()).distinct()
+    vertices = iv.unionByName(lv).unionByName(vv)
     edges = links.select(
         interaction_vertex(F.col("interaction_id")).alias("src"),
         identifier_vertex(F.col("id_type"), F.col("value")).alias("dst"),
-    ).distinct()
-    return vertices, edges
+    )
+    if must_links is not None:
+        # a must-link to a vertex the data no longer has (erased, or an unseen value) is ignored
+        known = vertices.distinct()
+        present = (must_links.join(known.select(F.col("id").alias("left")), "left")
+                   .join(known.select(F.col("id").alias("right")), "right"))
+        edges = edges.unionByName(present.select(F.col("left").alias("src"), F.col("right").alias("dst")))
+    return vertices.where(F.col("id").isNotNull()).distinct(), edges.distinct()
 
 
 # --- 3. persistent customer ids ------------------------------------------------------------
@@ -143,14 +143,14 @@ def new_customer_id(run_id: str, component: Column) -> Column:
     return F.concat(F.lit("C"), F.substring(F.sha2(F.concat(F.lit(run_id), F.lit("|"), component), 256), 1, 16))
 
 
-def _change_rows(df: DataFrame, run_id: str, changed_at: datetime, change: str, reason: str) -> DataFrame:
+def _change_rows(df: DataFrame, run_id: str, changed_at: datetime, change: str, reason: str | Column) -> DataFrame:
     """Shape ``(old_id, new_id)`` rows as customer_id history rows."""
     return df.select(
         F.lit(run_id).cast("string").alias("run_id"),
         F.col("old_id").cast("string").alias("old_id"),
         F.col("new_id").cast("string").alias("new_id"),
         F.lit(change).alias("change"),
-        F.lit(reason).alias("reason"),
+        (reason if isinstance(reason, Column) else F.lit(reason)).cast("string").alias("reason"),
         F.lit(changed_at).cast("timestamp").alias("changed_at"),
     )
 
@@ -162,6 +162,7 @@ def assign_customer_ids(
     previous_history: DataFrame | None,
     run_id: str,
     changed_at: datetime,
+    split_limits: DataFrame | None = None,
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Give each component a customer_id, keeping last run's ids where they still fit.
 
@@ -170,7 +171,8 @@ def assign_customer_ids(
     its home component (most of its old vertices; ties: smallest label); a component claimed by
     several keeps the oldest id (ties: smallest id) and the others get 'merge' rows; unclaimed
     components get a new id ('new', or 'split' when they hold a part of a customer homed elsewhere);
-    previous customers with no vertex left get 'retired' rows.
+    previous customers with no vertex left get 'retired' rows. ``split_limits`` ``(component,
+    limits)`` names the parts of components split for breaking a limit: their 'split' rows say which.
     """
     spark = components.sparkSession
     prev = _previous_vertices(spark, previous_interaction_customer, previous_identity_map)
@@ -217,8 +219,13 @@ def assign_customer_ids(
         F.lit(None).cast("string").alias("old_id"), F.col("customer_id").alias("new_id")
     )
     splits = unclaimed.where(F.col("split_from").isNotNull()).select(
-        F.col("split_from").alias("old_id"), F.col("customer_id").alias("new_id")
+        "component", F.col("split_from").alias("old_id"), F.col("customer_id").alias("new_id")
     )
+    if split_limits is None:
+        split_limits = spark.createDataFrame([], "component string, limits string")
+    splits = splits.join(split_limits, "component", "left").select(
+        "old_id", "new_id",
+        F.coalesce(F.concat(F.lit(REASON_LIMIT_SPLIT), F.col("limits")), F.lit(REASON_SPLIT)).alias("reason"))
     retired = (
         prev.select("prev_id").distinct()
         .join(overlap.select("prev_id").distinct(), "prev_id", "left_anti")
@@ -226,7 +233,7 @@ def assign_customer_ids(
     )
     changes = (
         _change_rows(news, run_id, changed_at, "new", REASON_NEW)
-        .unionByName(_change_rows(splits, run_id, changed_at, "split", REASON_SPLIT))
+        .unionByName(_change_rows(splits, run_id, changed_at, "split", F.col("reason")))
         .unionByName(_change_rows(merges, run_id, changed_at, "merge", REASON_MERGE))
         .unionByName(_change_rows(retired, run_id, changed_at, "retired", REASON_RETIRED))
     )
@@ -249,12 +256,13 @@ def assign_customer_ids(
 # --- 4. the stage --------------------------------------------------------------------------
 
 def deterministic_components(spark: SparkSession, conf: CdpConfig, interactions: DataFrame,
-                             identifiers: DataFrame, checkpoint_dir: str):
+                             identifiers: DataFrame, checkpoint_dir: str, must_links: DataFrame | None = None):
     """``(links, held_out, result)``: linkable identifiers, held-out values and the connected
-    components of the interaction/identifier graph (``result.components``: id, component)."""
+    components of the interaction/identifier graph (``result.components``: id, component), with
+    the steward's must-links ``(left, right)`` as extra edges."""
     rconf = conf.resolve
-    links, held_out = linkable_identifiers(identifiers, rconf)
-    vertices, edges = build_graph(interactions, links)
+    links, held_out = linkable_identifiers(identifiers, rconf, interactions)
+    vertices, edges = build_graph(interactions, links, must_links)
     result = connected_components_with_stats(
         spark, vertices, edges, rconf.engine, checkpoint_dir, rconf.algorithm,
         rconf.checkpoint_interval, rconf.max_iterations,
@@ -262,8 +270,36 @@ def deterministic_components(spark: SparkSession, conf: CdpConfig, interactions:
     return links, held_out, result
 
 
+def limited_components(spark: SparkSession, conf: CdpConfig, run_id: str, components: DataFrame,
+                       links: DataFrame, interactions: DataFrame, must_links: DataFrame,
+                       cannot_links: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """``(components, split_limits)``: components with every one over a uniqueness limit, the size
+    cap or a cannot-link split (the dropped links written to silver/limit_splits)."""
+    from cdp.matching.score import DECISION_MATCH  # cdp.matching imports this module
+
+    matched = (read_table(spark, conf, SILVER_MATCH_PAIRS).where(F.col("decision") == DECISION_MATCH)
+               .select("left_interaction_id", "right_interaction_id", "score"))
+    weighted = weighted_links(links, matched, must_links, interactions, conf.resolve)
+    limited, splits = enforce_limits(components, weighted, cannot_links, conf.resolve, run_id)
+    overwrite_table(splits, conf, SILVER_LIMIT_SPLITS)
+    splits = read_table(spark, conf, SILVER_LIMIT_SPLITS)
+    limited = limited.persist(StorageLevel.MEMORY_AND_DISK)
+    return limited, split_parts(components, limited, splits)
+
+
+def limit_split_summary(splits: DataFrame) -> dict:
+    """Components split for breaking a limit and the links dropped, by what they broke (small)."""
+    row = splits.agg(F.countDistinct("component").alias("components"), F.count(F.lit(1)).alias("links")).first()
+    by_limit = {r["limit"]: int(r["n"]) for r in
+                splits.select(F.explode(F.split("limits", "; ")).alias("limit"), "component").distinct()
+                .select(F.regexp_replace("limit", r":.*$", "").alias("limit"), "component").distinct()
+                .groupBy("limit").agg(F.count(F.lit(1)).alias("n")).collect()}  # one row per limit kind
+    return {"components_split": int(row["components"]), "links_dropped": int(row["links"]), "by_limit": by_limit}
+
+
 def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
     """Resolve identities for ``run_id``; overwrite the silver resolve tables; return a summary."""
+    from cdp.identity.overrides import active_overrides
     from cdp.matching.stage import fuzzy_link
 
     rconf = conf.resolve
@@ -276,24 +312,30 @@ def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
     log.info("resolve %s: previous run tables %s", run_id,
              "found" if prev_ic is not None or prev_map is not None else "absent (first run)")
 
+    must_links, cannot_links = active_overrides(spark, conf)
     checkpoint_dir = conf.table_path(f"{CHECKPOINT_DIR}/{run_id}")
     try:
         links, held_out, result = deterministic_components(spark, conf, interactions, identifiers,
-                                                           checkpoint_dir)
+                                                           checkpoint_dir, must_links)
         overwrite_table(held_out, conf, SILVER_HELD_OUT_IDENTIFIERS)
         held_out_count = read_table(spark, conf, SILVER_HELD_OUT_IDENTIFIERS).count()
         det_components = result.components.persist(StorageLevel.MEMORY_AND_DISK)
         components, matching = fuzzy_link(spark, conf, run_id, interactions, links, det_components,
                                            f"{checkpoint_dir}/fuzzy")
         components = components.persist(StorageLevel.MEMORY_AND_DISK)
+        fuzzy_components = components
+        components, split_limits = limited_components(spark, conf, run_id, components, links, interactions,
+                                                      must_links, cannot_links)
         changed_at = datetime.now(timezone.utc)
-        ic, idc, changes = assign_customer_ids(components, prev_ic, prev_map, prev_hist, run_id, changed_at)
+        ic, idc, changes = assign_customer_ids(components, prev_ic, prev_map, prev_hist, run_id, changed_at,
+                                               split_limits)
         overwrite_table(ic, conf, SILVER_INTERACTION_RESOLVED)
         crash_point(RESOLVE_AFTER_IDS)
         overwrite_table(idc, conf, SILVER_IDENTIFIER_RESOLVED)
         overwrite_table(changes, conf, SILVER_CUSTOMER_ID_CHANGES)
         n_components = components.select("component").distinct().count()
         components.unpersist()
+        fuzzy_components.unpersist()
         det_components.unpersist()
     finally:
         remove_path(spark, checkpoint_dir)
@@ -316,6 +358,7 @@ def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
         "split": by_change.get("split", 0),
         "retired": by_change.get("retired", 0),
         "held_out": held_out_count,
+        "limit_splits": limit_split_summary(read_table(spark, conf, SILVER_LIMIT_SPLITS)),
         "matching": matching,
     }
     log.info("resolve %s: %s", run_id, summary)

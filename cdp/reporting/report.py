@@ -16,13 +16,30 @@ from pyspark.sql import functions as F
 from cdp.config import CdpConfig, ConfigError
 from cdp.constants import (
     GOLD_CUSTOMER_PROFILE, GOLD_INTERACTION_CUSTOMER, GOLD_RUN_METRICS, META_LANDING_STATS, META_RESOLVE_STATS,
-    META_QUALITY_RESULTS, QUARANTINE, REPORTS_DIR, SILVER_HELD_OUT_IDENTIFIERS, SILVER_INTERACTIONS,
+    META_QUALITY_RESULTS, QUARANTINE, REPORTS_DIR, SILVER_HELD_OUT_IDENTIFIERS, SILVER_IDENTIFIERS, SILVER_INTERACTIONS,
+    SILVER_LIMIT_SPLITS,
 )
+from cdp.identity.limits import size_distribution
+from cdp.identity.resolve import limit_split_summary
+from cdp.standardize.normalize import REASON_PLACEHOLDER
 from cdp.tables import append_table, read_table, read_table_or_none
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED_HELD_OUT = 50
+MAX_LISTED_SPLITS = 50
+MAX_LISTED_BLOCKLISTED = 10
+
+
+def blocklisted_identifiers(identifiers: DataFrame) -> dict[str, Any]:
+    """Values standardize refused as placeholders (the blocklist): counts per type and the most used."""
+    placeholders = identifiers.where(F.col("reason") == REASON_PLACEHOLDER)
+    per_value = placeholders.groupBy("id_type", "value").agg(F.countDistinct("interaction_id").alias("interactions"))
+    by_type = [r.asDict() for r in per_value.groupBy("id_type").agg(
+        F.count(F.lit(1)).alias("values"), F.sum("interactions").alias("interactions")).orderBy("id_type").collect()]
+    top = [r.asDict() for r in per_value.orderBy(F.col("interactions").desc(), "id_type", "value")
+           .limit(MAX_LISTED_BLOCKLISTED).collect()]
+    return {"by_type": by_type, "top": top}
 
 
 def _rate(known: int, total: int) -> float:
@@ -119,6 +136,9 @@ def build_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str,
     resolve = _for_run(read_table_or_none(spark, conf, META_RESOLVE_STATS), run_id)
     resolve_row = resolve.limit(1).collect() if resolve is not None else []
     interactions = read_table(spark, conf, SILVER_INTERACTIONS)
+    splits = read_table_or_none(spark, conf, SILVER_LIMIT_SPLITS)
+    split_rows = ([r.asDict() for r in splits.orderBy("component", "src", "dst").limit(MAX_LISTED_SPLITS).collect()]
+                  if splits is not None else [])
     return {
         "run_id": run_id,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -130,6 +150,9 @@ def build_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str,
         "known_customers": int(customers["known_customers"] or 0),
         "largest_customers": largest,
         "held_out_identifiers": {"count": held.count() if held is not None else 0, "top": held_rows},
+        "blocklisted_identifiers": blocklisted_identifiers(read_table(spark, conf, SILVER_IDENTIFIERS)),
+        "limit_splits": {**(limit_split_summary(splits) if splits is not None else {}), "dropped_links": split_rows},
+        "customer_sizes": size_distribution(ic),
         "landing": landing_rows,
         "quarantine_tables": f"{conf.root}/{QUARANTINE}/<source>",
         "event_time_problems": event_time_problems(interactions),
@@ -146,7 +169,8 @@ def report_metrics_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             ("interactions", "overall", report["match_rate"]["interactions"]),
             ("customers", "overall", report["customers"]),
             ("known_customers", "overall", report["known_customers"]),
-            ("held_out_identifiers", "overall", report["held_out_identifiers"]["count"])]
+            ("held_out_identifiers", "overall", report["held_out_identifiers"]["count"]),
+            ("customers_split_by_limits", "overall", (report.get("limit_splits") or {}).get("components_split", 0))]
     rows += [("match_rate", f"source={r['source']}", r["match_rate"]) for r in report["match_rate_by_source"]]
     rows += [("match_rate", f"channel={r['channel']}", r["match_rate"]) for r in report["match_rate_by_channel"]]
     for r in report["landing"] if report["landing"] and report["landing"][0]["run_id"] == report["run_id"] else []:
@@ -218,6 +242,10 @@ def _quality_lines(quality: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _held_out_why(row: dict[str, Any]) -> str:
+    return row.get("reason") or f"linked to {row['interactions']} interactions (cap {row.get('cap')})"
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A human-readable summary for the CLI."""
     mr = report["match_rate"]
@@ -243,15 +271,28 @@ def format_report(report: dict[str, Any]) -> str:
                      f"standardize.event_time_min, {r['future']:,} in the future (stored as null; the text is "
                      "in event_time_raw, the reason in event_time_issue)")
     held = report["held_out_identifiers"]
-    lines.append(f"held-out identifiers: {held['count']}" + "".join(
-        f"\n  {r['id_type']}:{r['value']} linked to {r['interactions']} interactions (cap {r['cap']})"
-        for r in held["top"][:10]))
+    lines.append(f"suspect identifiers held out of linking: {held['count']}" + "".join(
+        f"\n  {r['id_type']}:{r['value']}: {_held_out_why(r)}" for r in held["top"][:10]))
+    blocked = report.get("blocklisted_identifiers") or {}
+    if blocked.get("by_type"):
+        lines.append("blocklisted (placeholder) identifiers: " + ", ".join(
+            f"{r['id_type']} {r['values']:,} value(s) on {r['interactions']:,} interactions" for r in blocked["by_type"])
+            + "".join(f"\n  {r['id_type']}:{r['value']} on {r['interactions']:,} interactions" for r in blocked["top"][:5]))
+    splits = report.get("limit_splits") or {}
+    if splits:
+        lines.append(f"limit splits: {splits.get('components_split', 0):,} customer(s) split, "
+                     f"{splits.get('links_dropped', 0):,} link(s) dropped {splits.get('by_limit') or ''}" + "".join(
+            f"\n  {r['component']}: {r['limits']}: dropped {r['link_type']} {r['src']} -- {r['dst']} "
+            f"({r['dropped_because']})" for r in splits.get("dropped_links", [])[:10]))
+    if report.get("customer_sizes"):
+        lines.append("customer sizes (interactions: customers): " + ", ".join(
+            f"{r['interactions']}: {r['customers']:,}" for r in report["customer_sizes"]))
     lines.append("largest customers:" + "".join(
         f"\n  {r['customer_id']} {_short(r['name'])}: {r['interactions']} interactions"
         for r in report["largest_customers"]))
     lines.extend(_matching_lines(report.get("resolve", {}).get("matching")))
     if report.get("resolve"):
-        rest = {k: v for k, v in report["resolve"].items() if k != "matching"}
+        rest = {k: v for k, v in report["resolve"].items() if k not in ("matching", "limit_splits")}
         lines.append(f"resolve: {json.dumps(rest, default=str)}")
     lines.extend(_quality_lines(report.get("quality")))
     lines.append(f"tables under {report['storage_root']}; report file {report.get('report_file', '-')}")

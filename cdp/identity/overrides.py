@@ -1,0 +1,83 @@
+"""Steward overrides: cannot-link and must-link between interactions or identifier values.
+
+`cdp unmerge A B` and `cdp link A B` append a row to meta/steward_overrides; every later resolve
+applies the active rows: a must-link is an edge of the highest priority, a cannot-link splits
+any component holding both ends (see :mod:`cdp.identity.limits`).
+
+A reference is ``interaction:<interaction_id>`` (e.g. ``interaction:pos:B1007``) or
+``<id_type>:<value>`` (e.g. ``email:Ravi@Example.com``, normalised like standardize does).
+"""
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+from datetime import datetime, timezone
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from cdp.config import CdpConfig, ConfigError
+from cdp.constants import KNOWN_ID_TYPES, META_STEWARD_OVERRIDES
+from cdp.identity.limits import CANNOT_LINKS_SCHEMA, IDENTIFIER_PREFIX, INTERACTION_PREFIX
+from cdp.tables import append_table, read_table_or_none
+
+log = logging.getLogger(__name__)
+
+CANNOT_LINK = "cannot_link"
+MUST_LINK = "must_link"
+OVERRIDES_SCHEMA = ("override_id string, kind string, left string, right string, left_ref string, "
+                    "right_ref string, created_by string, reason string, created_at timestamp, active boolean")
+
+
+def reference_vertex(spark: SparkSession, conf: CdpConfig, ref: str) -> str:
+    """The graph vertex id of a steward reference (see the module docstring); a ConfigError
+    names the reference when it cannot be one."""
+    kind, sep, rest = ref.partition(":")
+    if not sep or not rest.strip():
+        raise ConfigError(f"reference {ref!r}: write interaction:<interaction_id> or <id_type>:<value>")
+    if kind == "interaction":
+        return INTERACTION_PREFIX + rest.strip()
+    allowed = [*KNOWN_ID_TYPES, *conf.resolve.custom_id_types]
+    if kind not in allowed:
+        raise ConfigError(f"reference {ref!r}: unknown identifier type {kind!r}; use interaction:<id> "
+                          f"or one of {allowed}")
+    from cdp.standardize.normalize import normalize_identifier  # imports phonenumbers
+
+    row = (spark.createDataFrame([(rest,)], "raw string")
+           .select(normalize_identifier(F.col("raw"), kind, conf.standardize).alias("n")).first())
+    if row is None or not row["n"]["is_valid"]:
+        why = row["n"]["reason"] if row is not None else "empty"
+        raise ConfigError(f"reference {ref!r}: {kind} value {rest!r} is not valid after normalisation ({why})")
+    return f"{IDENTIFIER_PREFIX}{kind}:{row['n']['value']}"
+
+
+def add_override(spark: SparkSession, conf: CdpConfig, kind: str, left_ref: str, right_ref: str,
+                 reason: str, created_by: str | None = None) -> dict[str, str]:
+    """Record a cannot_link or must_link between two references; returns the stored row."""
+    if kind not in (CANNOT_LINK, MUST_LINK):
+        raise ValueError(f"kind must be {CANNOT_LINK!r} or {MUST_LINK!r}, got {kind!r}")
+    left, right = reference_vertex(spark, conf, left_ref), reference_vertex(spark, conf, right_ref)
+    if left == right:
+        raise ConfigError(f"{left_ref!r} and {right_ref!r} are the same vertex {left!r}")
+    left, right = sorted((left, right))
+    created_at = datetime.now(timezone.utc)
+    override_id = "O" + hashlib.sha256(f"{kind}|{left}|{right}|{created_at.isoformat()}".encode()).hexdigest()[:12]
+    row = {"override_id": override_id, "kind": kind, "left": left, "right": right, "left_ref": left_ref,
+           "right_ref": right_ref, "created_by": created_by or getpass.getuser(), "reason": reason,
+           "created_at": created_at, "active": True}
+    append_table(spark.createDataFrame([row], OVERRIDES_SCHEMA), conf, META_STEWARD_OVERRIDES)
+    log.info("steward override %s: %s %s <-> %s by %s", override_id, kind, left, right, row["created_by"])
+    return {k: str(v) for k, v in row.items()}
+
+
+def active_overrides(spark: SparkSession, conf: CdpConfig) -> tuple[DataFrame, DataFrame]:
+    """``(must_links (left, right), cannot_links CANNOT_LINKS_SCHEMA)`` from the active overrides."""
+    table = read_table_or_none(spark, conf, META_STEWARD_OVERRIDES)
+    if table is None:
+        return (spark.createDataFrame([], "left string, right string"),
+                spark.createDataFrame([], CANNOT_LINKS_SCHEMA))
+    active = table.where(F.col("active"))
+    must = active.where(F.col("kind") == MUST_LINK).select("left", "right").distinct()
+    cannot = active.where(F.col("kind") == CANNOT_LINK).select("override_id", "left", "right")
+    return must, cannot
