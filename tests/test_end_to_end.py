@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 
 from cdp.config import load_config
 from cdp.constants import GOLD_CUSTOMER_ID_HISTORY, GOLD_INTERACTION_CUSTOMER, SILVER_INTERACTIONS
+from cdp.identity.explain import explain_between, explain_customer
 from cdp.pipeline import run_pipeline
 from cdp.reporting.evaluate import pairwise_scores
 from cdp.sample.generator import generate_sample
@@ -59,6 +60,16 @@ def test_pipeline_precision_coverage_and_stable_rerun(spark, generated):
 
     landing = results["report"]["landing"]
     assert all(r["input_rows"] == r["landed_rows"] + r["quarantined_rows"] for r in landing)
+
+    # the report's size distribution covers every customer; explain finds a path inside the largest
+    sizes = results["report"]["customer_sizes"]
+    assert sum(r["customers"] for r in sizes) == ic.select("customer_id").distinct().count()
+    assert "components_split" in results["report"]["limit_splits"]
+    largest = ic.groupBy("customer_id").count().orderBy(F.col("count").desc(), "customer_id").first()
+    members = sorted(r.interaction_id for r in ic.where(F.col("customer_id") == largest["customer_id"]).collect())
+    between = explain_between(spark, conf, members[0], members[-1])
+    assert between["path"] is not None and (len(members) == 1 or between["path"]), between
+    assert len(explain_customer(spark, conf, largest["customer_id"])["interactions"]) == largest["count"]
 
     before = {(r.interaction_id, r.customer_id) for r in ic.collect()}
     history_before = read_table(spark, conf, GOLD_CUSTOMER_ID_HISTORY).count()

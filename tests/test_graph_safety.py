@@ -58,10 +58,11 @@ def resolve_pure(spark, tmp_path, interactions, identifiers, rconf, run_id, prev
     """What run_resolve does, minus I/O: links, components, limits, ids. Returns local frames."""
     links, held = linkable_identifiers(identifiers, rconf, interactions)
     v, e = build_graph(interactions, links, must)
-    cc = connected_components(spark, v, e, "spark", str(tmp_path / "ck" / run_id))
+    cc = connected_components(spark, v, e, "spark", str(tmp_path / "ck" / run_id)).checkpoint(eager=True)
     weighted = weighted_links(links, no_pairs(spark), must if must is not None else no_links(spark),
                               interactions, rconf)
     limited, splits = enforce_limits(cc, weighted, cannot if cannot is not None else no_cannot(spark), rconf, run_id)
+    limited, splits = limited.checkpoint(eager=True), splits.checkpoint(eager=True)
     parts = split_parts(cc, limited, splits)
     prev = prev or (None, None, None)
     ic, idc, changes = assign_customer_ids(limited, *prev, run_id, T1, parts)

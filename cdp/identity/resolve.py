@@ -280,11 +280,14 @@ def limited_components(spark: SparkSession, conf: CdpConfig, run_id: str, compon
     matched = (read_table(spark, conf, SILVER_MATCH_PAIRS).where(F.col("decision") == DECISION_MATCH)
                .select("left_interaction_id", "right_interaction_id", "score"))
     weighted = weighted_links(links, matched, must_links, interactions, conf.resolve)
+    # checkpoints (the run's checkpoint dir) keep the plans short: the limit checks use the
+    # components several times, and re-analysing the whole component lineage each time is slow
+    components = components.checkpoint(eager=True)
     limited, splits = enforce_limits(components, weighted, cannot_links, conf.resolve, run_id)
     overwrite_table(splits, conf, SILVER_LIMIT_SPLITS)
     splits = read_table(spark, conf, SILVER_LIMIT_SPLITS)
-    limited = limited.persist(StorageLevel.MEMORY_AND_DISK)
-    return limited, split_parts(components, limited, splits)
+    limited = limited.checkpoint(eager=True)
+    return limited, split_parts(components, limited, splits).checkpoint(eager=True)
 
 
 def limit_split_summary(splits: DataFrame) -> dict:
