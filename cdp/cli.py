@@ -1,4 +1,4 @@
-"""The `cdp` command: generate, run, land, standardize, resolve, profile, report, evaluate."""
+"""The `cdp` command: generate, run, the stages, train, evaluate, explain, unmerge, link, forget."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +43,29 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--source-column", default="source")
     e.add_argument("--record-id-column", default="record_id")
     e.add_argument("--no-mlflow", action="store_true", help="do not log the scores to MLflow")
+
+    x = sub.add_parser("explain", help="what holds a customer together, or the path joining two interactions")
+    x.add_argument("--conf", required=True)
+    who = x.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer-id", help="a customer id from gold/interaction_customer")
+    who.add_argument("--between", nargs=2, metavar=("A", "B"), help="two interaction ids (<source>:<record_id>)")
+    x.add_argument("--json", action="store_true")
+    for name, what in (("unmerge", "cannot-link: keep A and B in different customers from the next run on"),
+                       ("link", "must-link: put A and B in one customer from the next run on")):
+        o = sub.add_parser(name, help=what)
+        o.add_argument("--conf", required=True)
+        o.add_argument("a", help="interaction:<interaction_id> or <id_type>:<value> (e.g. email:a@b.com)")
+        o.add_argument("b", help="the other end, same forms")
+        o.add_argument("--reason", required=True, help="why (kept with the override)")
+        o.add_argument("--by", help="who (default: the login name)")
+
+    f = sub.add_parser("forget", help="erase one person from every table, history included (GDPR / DPDP)")
+    f.add_argument("--conf", required=True)
+    f.add_argument("--customer-id", help="a customer id from gold/interaction_customer")
+    f.add_argument("--id-type", help="with --value: an identifier type (email, phone, ...)")
+    f.add_argument("--value", help="with --id-type: the identifier as written (normalised like standardize)")
+    f.add_argument("--by", help="who asks (default: the login name)")
+    f.add_argument("--reason", help="why (kept in meta/erasure_audit)")
     return p
 
 
@@ -80,6 +103,34 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
 
     conf = load_config(args.conf)
+    if args.command == "explain":
+        from cdp.identity.explain import explain_between, explain_customer, format_explanation
+
+        spark = _spark(conf, "cdp-explain")
+        result = (explain_between(spark, conf, *args.between) if args.between
+                  else explain_customer(spark, conf, args.customer_id))
+        print(json.dumps(result, indent=2, default=str) if args.json else format_explanation(result))
+        return 0
+    if args.command in ("unmerge", "link"):
+        from cdp.identity.overrides import CANNOT_LINK, MUST_LINK, add_override
+
+        spark = _spark(conf, f"cdp-{args.command}")
+        row = add_override(spark, conf, CANNOT_LINK if args.command == "unmerge" else MUST_LINK,
+                           args.a, args.b, args.reason, args.by)
+        print(f"override {row['override_id']}: {row['kind']} {row['left']} <-> {row['right']} "
+              f"(by {row['created_by']}); it applies from the next `cdp run`")
+        return 0
+    if args.command == "forget":
+        from cdp.erasure.forget import ForgetRequest, format_forget, run_forget
+
+        by_value = (args.id_type, args.value) != (None, None)
+        if (args.customer_id is not None) == by_value or (by_value and None in (args.id_type, args.value)):
+            raise ConfigError("forget takes --customer-id, or --id-type and --value (not both)")
+        spark = _spark(conf, "cdp-forget")
+        audit = run_forget(spark, conf, ForgetRequest(args.customer_id, args.id_type, args.value, args.by,
+                                                      args.reason))
+        print(format_forget(audit))
+        return 0
     if args.command == "evaluate":
         from cdp.reporting.evaluate import run_evaluate
 

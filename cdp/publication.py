@@ -20,7 +20,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig
-from cdp.constants import GOLD_RUN_METRICS, META_PUBLICATIONS, META_RUNS, META_STEWARD_OVERRIDES
+from cdp.constants import (
+    GOLD_RUN_METRICS, META_ERASURE_AUDIT, META_PUBLICATIONS, META_RUNS, META_STEWARD_OVERRIDES,
+)
 from cdp.landing.ledger import ledger_fingerprint
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,22 @@ def read_as_published_by(spark: SparkSession, conf: CdpConfig, table: str, run_i
             if DeltaTable.isDeltaTable(spark, path) else [])
     if not rows or table not in (rows[0]["versions"] or {}):
         raise FileNotFoundError(f"run {run_id} published no version of {table} (see {path})")
+    erasure = _rewritten_after(spark, conf, table, rows[0]["published_at"])
+    if erasure is not None:  # its version numbers restarted: the old version is gone
+        raise FileNotFoundError(f"{table} as run {run_id} published it is gone: `cdp forget` {erasure} rewrote "
+                                f"the table without its history afterwards")
     return spark.read.format("delta").option("versionAsOf", rows[0]["versions"][table]).load(conf.table_path(table))
+
+
+def _rewritten_after(spark: SparkSession, conf: CdpConfig, table: str, since: datetime) -> str | None:
+    """The audit id of an erasure that rewrote ``table`` after ``since`` (meta/erasure_audit), if any."""
+    path = conf.table_path(META_ERASURE_AUDIT)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    rows = (spark.read.format("delta").load(path)
+            .where((F.col("completed_at") > F.lit(since)) & F.array_contains("tables_rewritten", table))
+            .select("audit_id").head(1))
+    return rows[0]["audit_id"] if rows else None
 
 
 def record_publication(spark: SparkSession, conf: CdpConfig, run_id: str, tables: list[str],

@@ -1,7 +1,8 @@
 """Land: read every source as strings into bronze/<source>; malformed rows go to quarantine/<source>.
 
 Nothing is inferred (inference turns 09812345678 into 9812345678 and PIN 011001 into 11001) and
-nothing is dropped uncounted: for every source, input rows = landed + quarantined.
+nothing is dropped uncounted: for every source, input rows = landed + quarantined + suppressed
+(rows of a person erased by `cdp forget`, see :mod:`cdp.erasure.suppression`; written nowhere).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from cdp.constants import (
     TIME_FORMATS_SPECIAL, COL_EVENT_TIME, COL_FILE, COL_FILE_MODIFIED, COL_INGESTED_AT, COL_RECORD_ID, COL_ROW_HASH,
     COL_RUN_ID, COL_SOURCE, META_LANDING_STATS, bronze_table, quarantine_table,
 )
+from cdp.erasure.suppression import SUPPRESSED_COL, Suppression, load_suppression, mark_suppressed
 from cdp.faults import LAND_AFTER_BRONZE, crash_point
 from cdp.landing.ledger import FilePlan, plan_files, record_files
 from cdp.standardize.normalize import checked_event_time, null_if_token
@@ -49,6 +51,7 @@ class LandingStats:
     duplicate_files: int = 0  # new files whose content was already landed: recorded, not read
     unchanged_files: int = 0  # files already in the ledger: skipped
     empty_files: int = 0  # 0-byte files: recorded, nothing to read
+    suppressed_rows: int = 0  # rows of an erased person (meta/suppression): dropped, written nowhere
 
 
 # --- paths -------------------------------------------------------------------------------
@@ -324,8 +327,20 @@ class LandingBatch:
     empty_files: int = 0
 
 
-def land_source(spark: SparkSession, conf: CdpConfig, batch: LandingBatch, run_id: str) -> LandingStats:
-    """Land one source's new files into bronze and quarantine, then record them in the ledger."""
+def with_suppressed_flag(tagged: DataFrame, source: SourceConfig, conf: CdpConfig,
+                         suppression: Suppression | None) -> DataFrame:
+    """Tagged rows plus SUPPRESSED_COL (true for a row of an erased person; always false before
+    the first erasure)."""
+    if suppression is None:
+        return tagged.withColumn(SUPPRESSED_COL, F.lit(False))
+    return mark_suppressed(tagged, source, conf.standardize, suppression,
+                           landing_event_time(tagged.schema, source, conf), conf.erasure.allow_new_interactions)
+
+
+def land_source(spark: SparkSession, conf: CdpConfig, batch: LandingBatch, run_id: str,
+                suppression: Suppression | None = None) -> LandingStats:
+    """Land one source's new files into bronze and quarantine, then record them in the ledger.
+    Rows carrying an identifier in ``suppression`` are counted and dropped."""
     source, plan = batch.source, batch.plan
     file_counts = {"new_files": plan.new_files.count() if plan else 0,
                    "duplicate_files": plan.duplicates if plan else 0,
@@ -337,19 +352,22 @@ def land_source(spark: SparkSession, conf: CdpConfig, batch: LandingBatch, run_i
         log.info("land %s: nothing new (%d file(s) already landed, %d duplicate(s), %d empty)",
                  source.name, stats.unchanged_files, stats.duplicate_files, stats.empty_files)
         return stats
-    tagged = tag_rows(batch.raw, source).persist()
+    tagged = with_suppressed_flag(tag_rows(batch.raw, source), source, conf, suppression).persist()
     try:
-        landable = F.col(REASON_COL).isNull()
+        suppressed = F.col(SUPPRESSED_COL)
+        landable = F.col(REASON_COL).isNull() & ~suppressed
         counts = tagged.agg(  # one pass for every count the report needs
             F.count(F.lit(1)).alias("n"), F.countDistinct(COL_FILE).alias("files"),
-            F.count(F.when(~landable, 1)).alias("bad"),
+            F.count(F.when(F.col(REASON_COL).isNotNull() & ~suppressed, 1)).alias("bad"),
+            F.count(F.when(suppressed, 1)).alias("suppressed"),
             F.countDistinct(F.when(landable, F.col(COL_RECORD_ID))).alias("distinct")).first()
         per_file = {r[COL_FILE]: int(r["n"]) for r in tagged.groupBy(COL_FILE).agg(F.count(F.lit(1)).alias("n"))
                     .collect()}  # one row per file read this run
-        bad_n, distinct_n = counts["bad"], counts["distinct"]
-        good_n = counts["n"] - bad_n
-        good, bad = split_landing(tagged, source, run_id)
-        good = good.withColumn(COL_EVENT_TIME, landing_event_time(tagged.schema, source, conf))
+        bad_n, distinct_n, suppressed_n = counts["bad"], counts["distinct"], counts["suppressed"]
+        good_n = counts["n"] - bad_n - suppressed_n
+        kept = tagged.where(~suppressed).drop(SUPPRESSED_COL)  # suppressed rows go nowhere, not to quarantine
+        good, bad = split_landing(kept, source, run_id)
+        good = good.withColumn(COL_EVENT_TIME, landing_event_time(kept.schema, source, conf))
         deduped = one_row_per_record(good)
         merge_insert_new(spark, deduped, conf, bronze_table(source.name), [COL_RECORD_ID],
                          update_condition=BRONZE_UPDATE_CONDITION, create_options=COLUMN_MAPPING_OPTIONS)
@@ -362,10 +380,10 @@ def land_source(spark: SparkSession, conf: CdpConfig, batch: LandingBatch, run_i
     finally:
         tagged.unpersist()
     stats = LandingStats(source.name, int(counts["n"]), int(good_n), int(bad_n), int(good_n - distinct_n),
-                         int(counts["files"]), **file_counts)
-    log.info("land %s: %d rows read from %d file(s), %d landed, %d quarantined, %d duplicate record ids",
-             source.name, stats.input_rows, stats.files, stats.landed_rows, stats.quarantined_rows,
-             stats.duplicate_record_ids)
+                         int(counts["files"]), **file_counts, suppressed_rows=int(suppressed_n))
+    log.info("land %s: %d rows read from %d file(s), %d landed, %d quarantined, %d suppressed (erased), "
+             "%d duplicate record ids", source.name, stats.input_rows, stats.files, stats.landed_rows,
+             stats.quarantined_rows, stats.suppressed_rows, stats.duplicate_record_ids)
     return stats
 
 
@@ -455,11 +473,12 @@ def run_land(spark: SparkSession, conf: CdpConfig, run_id: str) -> list[LandingS
     """Land every configured source's new files; record per-source counts in meta/landing_stats
     (nothing is recorded when no source had a new file, so a rerun changes no table)."""
     batches = prepare_landing(spark, conf)
-    stats = [land_source(spark, conf, b, run_id) for b in batches]
+    suppression = load_suppression(spark, conf)
+    stats = [land_source(spark, conf, b, run_id, suppression) for b in batches]
     if any(s.new_files for s in stats) or any(b.plan is None for b in batches):
         rows = [dict(asdict(s), run_id=run_id) for s in stats]
         schema = ("source string, input_rows long, landed_rows long, quarantined_rows long, "
                   "duplicate_record_ids long, files long, new_files long, duplicate_files long, "
-                  "unchanged_files long, empty_files long, run_id string")
+                  "unchanged_files long, empty_files long, suppressed_rows long, run_id string")
         append_table(spark.createDataFrame(rows, schema=schema), conf, META_LANDING_STATS)
     return stats

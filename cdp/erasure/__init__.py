@@ -1,0 +1,1 @@
+"""Erasure (`cdp forget`) and suppression of erased people at landing; see README "Erasure"."""
