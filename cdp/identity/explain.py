@@ -107,10 +107,18 @@ def _followed(spark: SparkSession, conf: CdpConfig, customer_id: str) -> str:
     return f"; it was {r['change']} in run {r['run_id']}" + (f" into {r['new_id']}" if r["new_id"] else "")
 
 
-def explain_customer(spark: SparkSession, conf: CdpConfig, customer_id: str) -> dict[str, Any]:
-    """Identifiers, interactions and edges holding ``customer_id`` together."""
+def _published_customer_edges(spark: SparkSession, conf: CdpConfig, ic: DataFrame, idmap: DataFrame,
+                              customer_id: str) -> DataFrame:
+    """:func:`customer_edges` over the gold tables, silver identifiers and active must-links."""
     from cdp.identity.overrides import active_overrides
 
+    must, _ = active_overrides(spark, conf)
+    return customer_edges(ic, read_table(spark, conf, SILVER_IDENTIFIERS), idmap,
+                          read_table_or_none(spark, conf, GOLD_MATCH_PAIRS), must, customer_id)
+
+
+def explain_customer(spark: SparkSession, conf: CdpConfig, customer_id: str) -> dict[str, Any]:
+    """Identifiers, interactions and edges holding ``customer_id`` together."""
     ic, idmap = _gold(spark, conf)
     members = ic.where(F.col("customer_id") == customer_id)
     interactions = (read_table(spark, conf, SILVER_INTERACTIONS).join(members.select("interaction_id"), "interaction_id")
@@ -122,9 +130,7 @@ def explain_customer(spark: SparkSession, conf: CdpConfig, customer_id: str) -> 
     identifiers = (idmap.where(F.col("customer_id") == customer_id)
                    .select("id_type", "id_value", "first_seen", "last_seen")
                    .orderBy("id_type", "id_value").limit(MAX_EDGES).collect())
-    must, _ = active_overrides(spark, conf)
-    edges = customer_edges(ic, read_table(spark, conf, SILVER_IDENTIFIERS), idmap,
-                           read_table_or_none(spark, conf, GOLD_MATCH_PAIRS), must, customer_id)
+    edges = _published_customer_edges(spark, conf, ic, idmap, customer_id)
     edge_rows = [r.asDict() for r in edges.orderBy("kind", "src", "dst").limit(MAX_EDGES + 1).collect()]
     return {
         "customer_id": customer_id,
@@ -149,11 +155,7 @@ def explain_between(spark: SparkSession, conf: CdpConfig, left: str, right: str)
         out["path"] = None
         out["note"] = "different customers: nothing joins them"
         return out
-    from cdp.identity.overrides import active_overrides
-
-    must, _ = active_overrides(spark, conf)
-    edges = customer_edges(ic, read_table(spark, conf, SILVER_IDENTIFIERS), idmap,
-                           read_table_or_none(spark, conf, GOLD_MATCH_PAIRS), must, rows[left])
+    edges = _published_customer_edges(spark, conf, ic, idmap, rows[left])
     edge_rows = [r.asDict() for r in edges.limit(MAX_EDGES).collect()]  # one customer's edges: bounded
     out["path"] = shortest_path(edge_rows, INTERACTION_PREFIX + left, INTERACTION_PREFIX + right)
     return out
