@@ -174,8 +174,8 @@ def report_metrics_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     rows += [("match_rate", f"source={r['source']}", r["match_rate"]) for r in report["match_rate_by_source"]]
     rows += [("match_rate", f"channel={r['channel']}", r["match_rate"]) for r in report["match_rate_by_channel"]]
     for r in report["landing"] if report["landing"] and report["landing"][0]["run_id"] == report["run_id"] else []:
-        for k in ("input_rows", "landed_rows", "quarantined_rows"):
-            rows.append((k, f"source={r['source']}", r[k]))
+        for k in ("input_rows", "landed_rows", "quarantined_rows", "suppressed_rows"):
+            rows.append((k, f"source={r['source']}", r.get(k) or 0))
     rows += [(f"event_time_{i}", f"source={r['source']}", r[i]) for r in report.get("event_time_problems", [])
              for i in EVENT_TIME_ISSUES]
     return [{"run_id": report["run_id"], "metric": m, "dimension": d, "value": float(v)} for m, d, v in rows]
@@ -260,10 +260,11 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     if report["landing"]:
         run_note = "" if report["landing"][0]["run_id"] == report["run_id"] else f" from run {report['landing'][0]['run_id']}"
-        lines.append(f"landing{run_note} (input = landed + quarantined; quarantine in {report['quarantine_tables']}):"
-                     + "".join(
+        lines.append(f"landing{run_note} (input = landed + quarantined + suppressed (erased persons); "
+                     f"quarantine in {report['quarantine_tables']}):" + "".join(
             f"\n  {r['source']:<14} {r['input_rows']:>9,} = {r['landed_rows']:,} + {r['quarantined_rows']:,}"
-            f"  (duplicate record ids: {r['duplicate_record_ids']:,})" for r in report["landing"]))
+            f" + {r.get('suppressed_rows') or 0:,}  (duplicate record ids: {r['duplicate_record_ids']:,})"
+            for r in report["landing"]))
     else:
         lines.append("landing: no landing statistics found (run `cdp land` or `cdp run`)")
     for r in report["event_time_problems"]:
