@@ -44,6 +44,7 @@ test-fast: setup
 bench: setup
 	$(PYTHON) bench/bench_stages.py --sizes 100000 1000000
 	$(PYTHON) bench/bench_matching.py
+	$(PYTHON) bench/bench_limits.py
 
 clean:
 	rm -rf warehouse sample_data .pytest_cache

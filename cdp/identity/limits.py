@@ -202,7 +202,10 @@ def split_component(links: pd.DataFrame, cannot: pd.DataFrame, limits: dict[str,
     members: dict[str, list[str]] = {}
     for v in clusters.parent:
         members.setdefault(clusters.find(v), []).append(v)
-    labels = {v: min(vs) for vs in members.values() for v in vs}
+    labels = {}
+    for vs in members.values():
+        label = min(vs)  # once per part: a per-vertex min() made a big component quadratic
+        labels.update(dict.fromkeys(vs, label))
     return labels, dropped
 
 
