@@ -15,6 +15,7 @@ import cdp.cli
 from cdp.config import ConfigError, SourceConfig, StandardizeConfig, load_config
 from cdp.constants import META_ERASURE_AUDIT, META_SUPPRESSION
 from cdp.erasure.forget import ForgetRequest, run_forget
+from cdp.identity.overrides import MUST_LINK, add_override
 from cdp.erasure.suppression import SUPPRESSED_COL, Suppression, hash_value, mark_suppressed
 from cdp.pipeline import run_pipeline
 from cdp.publication import read_as_published_by
@@ -65,6 +66,10 @@ def built(spark, tmp_path_factory):
     _write(base / "conf/cdp.yaml", CONF.format(root=base / "warehouse"))
     conf = load_config(base / "conf/cdp.yaml")
     run_pipeline(spark, conf, "R1")
+    # a steward's override naming her, applied by R2: forget deletes it, and the next run stays a no-op
+    # (two overrides, so the table's version changes when forget rewrites it with one row left)
+    add_override(spark, conf, MUST_LINK, "email:Asha.Verma@Rediffmail.com", "phone:9876501234", "same person")
+    add_override(spark, conf, MUST_LINK, "email:ravi.kumar@yahoo.co.in", "phone:9812300001", "same person")
     # her CRM row updated (a newer event), and a new customer
     _write(base / "in/crm/2.csv", CRM_HEADER + "C1,Smt. Asha Verma,9876501234,asha.verma@rediffmail.com,"
            "2024-03-05T10:00:00\nC4,Kiran Rao,9833300003,kiran.rao@proton.me,2024-03-06T10:00:00\n")
@@ -188,6 +193,7 @@ def test_the_next_run_without_new_input_is_a_no_op(spark, forgotten):
     conf = forgotten[0]
     versions = {t: DeltaTable.forPath(spark, str(t)).history(1).first()["version"]
                 for t in _table_dirs(Path(conf.root)) if "meta" not in t.parts}
+    assert read_table(spark, conf, "meta/steward_overrides").count() == 1  # the one naming her is gone
     results = run_pipeline(spark, conf)
     assert results["unchanged"]["published_run_id"] == "R2"
     assert {t: DeltaTable.forPath(spark, str(t)).history(1).first()["version"] for t in versions} == versions

@@ -33,7 +33,7 @@ from cdp.erasure.purge import (
     ErasureKeys, delta_tables, erase_rows, purge_files, rewrite_table, scan_logs, scrub_columns, vacuum,
 )
 from cdp.erasure.suppression import erasure_key, hash_value, suppression_rows
-from cdp.publication import latest_publication, record_publication
+from cdp.publication import input_fingerprint, latest_publication, record_publication
 from cdp.standardize.normalize import REASON_PLACEHOLDER, normalize_identifier, null_if_token, phone_country_code
 from cdp.tables import append_table, read_table_or_none, remove_path
 
@@ -262,6 +262,10 @@ def run_forget(spark: SparkSession, conf: CdpConfig, request: ForgetRequest) -> 
         what = f"customer {request.customer_id!r}" if es.requested is None else f"{es.requested[0]} {es.requested[1]!r}"
         raise ConfigError(f"{what} was found in no table under {conf.root}; nothing was erased")
 
+    # was the last publication up to date with its input? Then the erasure's own changes (a
+    # steward override naming the person, vacuum commits) must not make the next run recompute
+    pub = latest_publication(spark, conf)
+    up_to_date = pub is not None and pub.input_fingerprint == input_fingerprint(spark, conf)
     key = erasure_key(spark, conf, create=True)
     audit_id = "E" + requested_at.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     rewrite = sorted((p.table for p in plans if p.deleted or p.scrubbed or p.table in mentioned),
@@ -295,7 +299,8 @@ def run_forget(spark: SparkSession, conf: CdpConfig, request: ForgetRequest) -> 
         append_table(spark.createDataFrame([audit], AUDIT_SCHEMA), conf, META_ERASURE_AUDIT)
         pub = latest_publication(spark, conf)
         if pub is not None:  # gold readers and the next run read the rewritten versions
-            record_publication(spark, conf, pub.run_id, list(pub.versions), pub.input_fingerprint)
+            fingerprint = input_fingerprint(spark, conf) if up_to_date else pub.input_fingerprint
+            record_publication(spark, conf, pub.run_id, list(pub.versions), fingerprint)
     finally:
         spark.conf.unset(COMMIT_METADATA_CONF)
     log.info("forget %s: %d customer(s), %d interaction(s), %d table(s) rewritten", audit_id, len(es.customers),
