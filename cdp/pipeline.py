@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 from pyspark.sql import SparkSession
 
-from cdp.config import CdpConfig
+from cdp.config import CdpConfig, ConfigError
 from cdp.constants import (
     META_RESOLVE_STATS, STAGE_LAND, STAGE_PROFILE, STAGE_REPORT, STAGE_RESOLVE, STAGE_STANDARDIZE, STAGE_TRAIN,
     STAGES,
@@ -20,7 +20,7 @@ from cdp.identity.resolve import run_resolve
 from cdp.landing.land import run_land
 from cdp.profiles.profile import run_profile
 from cdp.publication import (
-    RUN_STARTED, RUN_UNCHANGED, input_fingerprint, interrupted_run_id, latest_publication, record_run_event,
+    RUN_CONFIG_ERROR, RUN_STARTED, RUN_UNCHANGED, input_fingerprint, interrupted_run_id, latest_publication, record_run_event,
 )
 from cdp.reporting.report import run_report
 from cdp.standardize.stage import run_standardize
@@ -122,6 +122,10 @@ def run_pipeline(spark: SparkSession, conf: CdpConfig, run_id: str | None = None
         spark.conf.set(COMMIT_METADATA_CONF, json.dumps({"cdp_run_id": run_id, "stage": stage}))
         try:
             results[stage] = run_stage(spark, conf, stage, run_id)
+        except ConfigError:
+            if full:  # meta/runs says why the run stopped, and the next run does not resume this id
+                record_run_event(spark, conf, run_id, RUN_CONFIG_ERROR)
+            raise
         finally:
             spark.conf.unset(COMMIT_METADATA_CONF)
         results["stage_seconds"][stage] = round(time.monotonic() - started, 2)

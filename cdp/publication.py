@@ -32,6 +32,7 @@ RUNS_SCHEMA = "run_id string, event string, at timestamp"
 RUN_STARTED = "started"
 RUN_PUBLISHED = "published"
 RUN_UNCHANGED = "unchanged"  # nothing new since the last publication: the run stopped after land
+RUN_CONFIG_ERROR = "config_error"  # stopped by a config or input error: fixed, it is a new run, not resumed
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,8 @@ def record_run_event(spark: SparkSession, conf: CdpConfig, run_id: str, event: s
 
 def interrupted_run_id(spark: SparkSession, conf: CdpConfig) -> str | None:
     """The run id of the latest run that started and never published (killed, or stopped by a
-    check), so that a plain rerun resumes it; None when the latest run published."""
+    check), so that a plain rerun resumes it; None when the latest run published, found nothing
+    new or stopped on a config error (the user changes the config: a new run)."""
     path = conf.table_path(META_RUNS)
     if not DeltaTable.isDeltaTable(spark, path):
         return None
@@ -131,7 +133,7 @@ def interrupted_run_id(spark: SparkSession, conf: CdpConfig) -> str | None:
     if last is None:
         return None
     done = runs.where((F.col("run_id") == last["run_id"])
-                      & F.col("event").isin(RUN_PUBLISHED, RUN_UNCHANGED)).head(1)
+                      & F.col("event").isin(RUN_PUBLISHED, RUN_UNCHANGED, RUN_CONFIG_ERROR)).head(1)
     return None if done else last["run_id"]
 
 

@@ -8,9 +8,11 @@ import pytest
 from delta.tables import DeltaTable
 
 from cdp.config import ConfigError, ResolveConfig
-from cdp.constants import KNOWN_ID_TYPES, SILVER_IDENTIFIERS, SILVER_INTERACTIONS, bronze_table, quarantine_table
+from cdp.constants import KNOWN_ID_TYPES, META_RUNS, SILVER_IDENTIFIERS, SILVER_INTERACTIONS, bronze_table, quarantine_table
 from cdp.identity.resolve import linkable_identifiers
 from cdp.landing.land import LandingStats, run_land
+from cdp.pipeline import run_pipeline
+from cdp.publication import RUN_CONFIG_ERROR, RUN_STARTED, interrupted_run_id
 from cdp.reporting.report import event_time_problems
 from cdp.standardize.stage import run_standardize
 from cdp.tables import read_table, table_exists
@@ -347,3 +349,12 @@ def test_a_path_matching_no_file_fails_and_writes_no_table(spark, make_conf, tmp
                        match=r"source 'pos': path 'in/nothing/\*\.csv' \(resolved to .*\) matches no file"):
         run_land(spark, conf, "r1")
     assert not (tmp_path / "warehouse").exists()
+
+
+def test_a_run_stopped_by_a_config_error_is_recorded_and_a_new_run_does_not_resume_it(spark, make_conf):
+    conf = make_conf(sources=[_pos("in/nothing/*.csv")])
+    with pytest.raises(ConfigError, match="matches no file"):
+        run_pipeline(spark, conf, "R1")
+    events = [(r.run_id, r.event) for r in read_table(spark, conf, META_RUNS).orderBy("at").collect()]
+    assert events == [("R1", RUN_STARTED), ("R1", RUN_CONFIG_ERROR)]
+    assert interrupted_run_id(spark, conf) is None
