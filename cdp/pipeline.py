@@ -36,8 +36,10 @@ def new_run_id() -> str:
 
 def _resolve_and_record(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, Any]:
     summary = run_resolve(spark, conf, run_id)
-    row = [{"run_id": run_id, "summary": json.dumps(summary, default=str)}]
-    append_table(spark.createDataFrame(row, "run_id string, summary string"), conf, META_RESOLVE_STATS)
+    row = [{"run_id": run_id, "summary": json.dumps(summary, default=str), "recorded_at": datetime.now(timezone.utc)}]
+    # recorded_at: a resumed run has one row per attempt, and its report shows the latest
+    append_table(spark.createDataFrame(row, "run_id string, summary string, recorded_at timestamp"), conf,
+                 META_RESOLVE_STATS)
     return summary
 
 

@@ -45,3 +45,23 @@ def test_metrics_rows_carry_suppressed_rows_and_splits() -> None:
     assert rows[("input_rows", "source=pos")] == 7.0
     assert rows[("customers_split_by_limits", "overall")] == 1.0
     assert rows[("held_out_identifiers", "overall")] == 1.0
+
+
+def test_landing_of_a_resumed_run_adds_up_its_attempts(spark) -> None:
+    from pyspark.testing import assertDataFrameEqual
+
+    from cdp.reporting.report import landing_per_source
+
+    schema = ("source string, input_rows long, landed_rows long, quarantined_rows long, duplicate_record_ids long, "
+              "files long, new_files long, duplicate_files long, unchanged_files long, empty_files long, "
+              "suppressed_rows long, run_id string")
+    # attempt 1 landed pos's first file, then was killed; attempt 2 landed the second one
+    landing = spark.createDataFrame([("pos", 5, 4, 1, 0, 1, 1, 0, 0, 0, 0, "R1"),
+                                     ("pos", 3, 2, 0, 0, 2, 1, 0, 1, 0, 1, "R1"),
+                                     ("web", 2, 2, 0, 0, 1, 1, 0, 0, 0, 0, "R1")], schema)
+    expected = spark.createDataFrame(
+        [("R1", "pos", 8, 6, 1, 1, 0, 2, 0, 2, 1, 0, 2), ("R1", "web", 2, 2, 0, 0, 0, 1, 0, 1, 0, 0, 1)],
+        "run_id string, source string, input_rows long, landed_rows long, quarantined_rows long, "
+        "suppressed_rows long, duplicate_record_ids long, new_files long, duplicate_files long, files long, "
+        "unchanged_files long, empty_files long, attempts long")
+    assertDataFrameEqual(landing_per_source(landing), expected)

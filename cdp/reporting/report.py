@@ -86,6 +86,22 @@ def _for_run(stats: DataFrame | None, run_id: str) -> DataFrame | None:
     return stats.where(F.col("run_id") == latest) if latest else None
 
 
+LANDING_SUMMED = ("input_rows", "landed_rows", "quarantined_rows", "suppressed_rows", "duplicate_record_ids",
+                  "new_files", "duplicate_files")
+LANDING_LATEST = ("files", "unchanged_files", "empty_files")
+
+
+def landing_per_source(landing: DataFrame) -> DataFrame:
+    """One landing row per (run, source): a resumed run lands the rest of its files in a later
+    attempt, so row and new-file counts add up over attempts; file totals are the last attempt's
+    (the largest)."""
+    present = set(landing.columns)
+    aggs = ([F.sum(c).alias(c) for c in LANDING_SUMMED if c in present]
+            + [F.max(c).alias(c) for c in LANDING_LATEST if c in present]
+            + [F.count(F.lit(1)).alias("attempts")])
+    return landing.groupBy("run_id", "source").agg(*aggs)
+
+
 def quality_section(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, Any]:
     """The run's quality checks (meta/quality_results) per suite: passed and failed counts, failed
     critical checks and warnings with observed values, and where the Data Docs are."""
@@ -132,8 +148,11 @@ def build_report(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str,
     held_rows = ([r.asDict() for r in held.orderBy(F.col("interactions").desc()).limit(MAX_LISTED_HELD_OUT).collect()]
                  if held is not None else [])
     landing = _for_run(read_table_or_none(spark, conf, META_LANDING_STATS), run_id)
-    landing_rows = ([r.asDict() for r in landing.orderBy("source").collect()] if landing is not None else [])
+    landing_rows = ([r.asDict() for r in landing_per_source(landing).orderBy("source").collect()]
+                    if landing is not None else [])
     resolve = _for_run(read_table_or_none(spark, conf, META_RESOLVE_STATS), run_id)
+    if resolve is not None and "recorded_at" in resolve.columns:  # a resumed run: its latest attempt
+        resolve = resolve.orderBy(F.col("recorded_at").desc_nulls_last())
     resolve_row = resolve.limit(1).collect() if resolve is not None else []
     interactions = read_table(spark, conf, SILVER_INTERACTIONS)
     splits = read_table_or_none(spark, conf, SILVER_LIMIT_SPLITS)
