@@ -478,6 +478,11 @@ def config_from_dict(data: dict[str, Any], base_dir: str = ".", origin: str = "<
         if data.get("sources"):
             raise ConfigError(f"{origin}: give either sources: or sources_file:, not both")
         sf = Path(sources_file) if Path(sources_file).is_absolute() else Path(base_dir) / sources_file
+        if not sf.exists():
+            raise ConfigError(
+                f"{origin}: sources_file {sources_file!r} (resolved to {sf}) does not exist; a relative "
+                f"sources_file is relative to the config file's folder {base_dir}: fix the path, or copy "
+                "the sources file along with the config (its relative paths are relative to the config file too)")
         loaded = _read_yaml(sf)
         if isinstance(loaded, dict) and "sources" in loaded:
             loaded = loaded["sources"]

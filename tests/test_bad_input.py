@@ -358,3 +358,15 @@ def test_a_run_stopped_by_a_config_error_is_recorded_and_a_new_run_does_not_resu
     events = [(r.run_id, r.event) for r in read_table(spark, conf, META_RUNS).orderBy("at").collect()]
     assert events == [("R1", RUN_STARTED), ("R1", RUN_CONFIG_ERROR)]
     assert interrupted_run_id(spark, conf) is None
+
+
+def test_a_missing_sources_file_names_the_key_and_where_it_was_looked_for(tmp_path):
+    from cdp.config import load_config
+
+    conf_file = tmp_path / "copied" / "local.yaml"
+    conf_file.parent.mkdir()
+    conf_file.write_text("storage: {root: ../warehouse}\nsources_file: sources/sample.yaml\n")
+    with pytest.raises(ConfigError, match=r"local\.yaml: sources_file 'sources/sample\.yaml' \(resolved to "
+                                          r".*copied/sources/sample\.yaml\) does not exist; a relative sources_file is "
+                                          r"relative to the config file's folder"):
+        load_config(conf_file)
