@@ -17,7 +17,8 @@ from cdp.constants import (
     SILVER_INTERACTIONS,
 )
 from cdp.identity.limits import IDENTIFIER_PREFIX, INTERACTION_PREFIX
-from cdp.tables import read_table, read_table_or_none
+from cdp.publication import read_published
+from cdp.tables import read_table
 
 MAX_EDGES = 20_000
 EDGES_SCHEMA = "src string, dst string, kind string, score double, model_version string"
@@ -88,8 +89,9 @@ def shortest_path(edges: list[dict[str, Any]], start: str, goal: str) -> list[di
 
 
 def _gold(spark: SparkSession, conf: CdpConfig) -> tuple[DataFrame, DataFrame]:
-    ic = read_table_or_none(spark, conf, GOLD_INTERACTION_CUSTOMER)
-    idmap = read_table_or_none(spark, conf, GOLD_IDENTITY_MAP)
+    """The published gold tables (a run killed before publishing has not replaced them)."""
+    ic = read_published(spark, conf, GOLD_INTERACTION_CUSTOMER)
+    idmap = read_published(spark, conf, GOLD_IDENTITY_MAP)
     if ic is None or idmap is None:
         raise ConfigError(f"no published profiles under {conf.root}: run `cdp run --conf ...` first")
     return ic, idmap
@@ -97,7 +99,7 @@ def _gold(spark: SparkSession, conf: CdpConfig) -> tuple[DataFrame, DataFrame]:
 
 def _followed(spark: SparkSession, conf: CdpConfig, customer_id: str) -> str:
     """Why a customer id is not current: what gold/customer_id_history says happened to it."""
-    hist = read_table_or_none(spark, conf, GOLD_CUSTOMER_ID_HISTORY)
+    hist = read_published(spark, conf, GOLD_CUSTOMER_ID_HISTORY)
     if hist is None:
         return ""
     rows = (hist.where(F.col("old_id") == customer_id).orderBy(F.col("changed_at").desc()).limit(1).collect())
@@ -114,7 +116,7 @@ def _published_customer_edges(spark: SparkSession, conf: CdpConfig, ic: DataFram
 
     must, _ = active_overrides(spark, conf)
     return customer_edges(ic, read_table(spark, conf, SILVER_IDENTIFIERS), idmap,
-                          read_table_or_none(spark, conf, GOLD_MATCH_PAIRS), must, customer_id)
+                          read_published(spark, conf, GOLD_MATCH_PAIRS), must, customer_id)
 
 
 def explain_customer(spark: SparkSession, conf: CdpConfig, customer_id: str) -> dict[str, Any]:
