@@ -1,4 +1,4 @@
-"""The `cdp` command: generate, run, the stages, train, evaluate, explain, unmerge, link, forget."""
+"""The `cdp` command: generate, run, the stages, train, evaluate, explain, unmerge, link, overrides, forget."""
 from __future__ import annotations
 
 import argparse
@@ -58,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
         o.add_argument("b", help="the other end, same forms")
         o.add_argument("--reason", required=True, help="why (kept with the override)")
         o.add_argument("--by", help="who (default: the login name)")
+
+    w = sub.add_parser("overrides", help="list the steward overrides, or withdraw one")
+    w.add_argument("--conf", required=True)
+    w.add_argument("--withdraw", metavar="OVERRIDE_ID", help="set this override inactive from the next run on")
+    w.add_argument("--reason", help="with --withdraw: why (kept in the table's Delta history)")
+    w.add_argument("--by", help="with --withdraw: who (default: the login name)")
+    w.add_argument("--json", action="store_true")
 
     f = sub.add_parser("forget", help="erase one person from every table, history included (GDPR / DPDP)")
     f.add_argument("--conf", required=True)
@@ -119,6 +126,22 @@ def _dispatch(args: argparse.Namespace) -> int:
                            args.a, args.b, args.reason, args.by)
         print(f"override {row['override_id']}: {row['kind']} {row['left']} <-> {row['right']} "
               f"(by {row['created_by']}); it applies from the next `cdp run`")
+        return 0
+    if args.command == "overrides":
+        from cdp.identity.overrides import list_overrides, withdraw_override
+
+        if args.withdraw and not args.reason:
+            raise ConfigError("overrides --withdraw needs --reason (kept in the table's history)")
+        spark = _spark(conf, "cdp-overrides")
+        if args.withdraw:
+            withdraw_override(spark, conf, args.withdraw, args.reason, args.by)
+            print(f"override {args.withdraw} withdrawn; it no longer applies from the next `cdp run`")
+            return 0
+        rows = list_overrides(spark, conf)
+        print(json.dumps(rows, indent=2) if args.json else "\n".join(
+            f"{r['override_id']} {r['kind']:<11} {'active' if r['active'] == 'True' else 'withdrawn':<9} "
+            f"{r['left_ref']} <-> {r['right_ref']}  by {r['created_by']} at {r['created_at']}: {r['reason']}"
+            for r in rows) or f"no steward overrides under {conf.root}")
         return 0
     if args.command == "forget":
         from cdp.erasure.forget import ForgetRequest, format_forget, run_forget

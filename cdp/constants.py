@@ -100,3 +100,6 @@ TIME_FORMATS_SPECIAL = ("iso8601", "epoch_s", "epoch_ms")
 SOURCE_FORMATS = ("csv", "json", "jsonl", "parquet", "delta")
 SUPPORT_CHANNELS = ("call_centre", "whatsapp")
 PURCHASE_EVENT_TYPES = ("purchase", "order")
+
+# Delta commit metadata (DESCRIBE HISTORY userMetadata): run id and stage, erasure id, override withdrawal
+COMMIT_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"

@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 
 from cdp.config import CdpConfig, ConfigError
 from cdp.constants import (
-    META_RESOLVE_STATS, STAGE_LAND, STAGE_PROFILE, STAGE_REPORT, STAGE_RESOLVE, STAGE_STANDARDIZE, STAGE_TRAIN,
+    COMMIT_METADATA_CONF, META_RESOLVE_STATS, STAGE_LAND, STAGE_PROFILE, STAGE_REPORT, STAGE_RESOLVE, STAGE_STANDARDIZE, STAGE_TRAIN,
     STAGES,
 )
 from cdp.identity.resolve import run_resolve
@@ -97,7 +97,6 @@ def stages_with_training(stages: Sequence[str] = STAGES) -> tuple[str, ...]:
     return tuple(out)
 
 
-COMMIT_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
 
 def run_pipeline(spark: SparkSession, conf: CdpConfig, run_id: str | None = None,

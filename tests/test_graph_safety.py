@@ -1,23 +1,28 @@
 """Graph safety: degree and name limits, uniqueness splits, steward overrides, explain."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pandas as pd
+import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from cdp.config import ConfigError, ResolveConfig
 from cdp.constants import (
-    SILVER_HELD_OUT_IDENTIFIERS, SILVER_IDENTIFIER_RESOLVED, SILVER_IDENTIFIERS, SILVER_INTERACTION_RESOLVED,
-    SILVER_INTERACTIONS, SILVER_LIMIT_SPLITS,
+    META_STEWARD_OVERRIDES, SILVER_HELD_OUT_IDENTIFIERS, SILVER_IDENTIFIER_RESOLVED, SILVER_IDENTIFIERS,
+    SILVER_INTERACTION_RESOLVED, SILVER_INTERACTIONS, SILVER_LIMIT_SPLITS,
 )
 from cdp.identity.components import connected_components
 from cdp.identity.explain import customer_edges, shortest_path
 from cdp.identity.limits import (
     CANNOT_LINKS_SCHEMA, enforce_limits, size_distribution, split_component, split_parts, weighted_links,
 )
-from cdp.identity.overrides import CANNOT_LINK, MUST_LINK, active_overrides, add_override, reference_vertex
+from cdp.identity.overrides import (
+    CANNOT_LINK, MUST_LINK, active_overrides, add_override, list_overrides, reference_vertex, withdraw_override,
+)
 from cdp.identity.resolve import (
     CHANGES_SCHEMA, REASON_LIMIT_SPLIT, assign_customer_ids, build_graph, linkable_identifiers, run_resolve,
 )
@@ -217,6 +222,25 @@ def test_must_link_override_joins_two_customers(spark, make_conf, tmp_path):
                                                      "left string, right string"))
     ic, _, _, _, _ = resolve_pure(spark, tmp_path, inter, ids, conf.resolve, "r1", must=must, cannot=cannot)
     assert groups(ic) == {frozenset({"web:1", "pos:9"})}
+
+
+def test_a_withdrawn_override_no_longer_applies_and_its_history_says_who(spark, make_conf):
+    conf = make_conf(matching=NO_MATCHING)
+    row = add_override(spark, conf, MUST_LINK, "email:asha@x.in", "phone:9822222222", "same person")
+    keep = add_override(spark, conf, CANNOT_LINK, "interaction:web:1", "interaction:pos:9", "two people")
+    withdraw_override(spark, conf, row["override_id"], "wrong call", "steward2")
+    must, cannot = active_overrides(spark, conf)
+    assert must.count() == 0
+    assert [r["override_id"] for r in cannot.collect()] == [keep["override_id"]]
+    assert {r["override_id"]: r["active"] for r in list_overrides(spark, conf)} == {
+        row["override_id"]: "False", keep["override_id"]: "True"}
+    last = DeltaTable.forPath(spark, conf.table_path(META_STEWARD_OVERRIDES)).history(1).first()
+    assert json.loads(last["userMetadata"]) == {"cdp_withdrawn": row["override_id"], "by": "steward2",
+                                                "reason": "wrong call"}
+    with pytest.raises(ConfigError, match="already withdrawn"):
+        withdraw_override(spark, conf, row["override_id"], "again")
+    with pytest.raises(ConfigError, match=r"no steward override 'O123'"):
+        withdraw_override(spark, conf, "O123", "typo")
 
 
 def test_reference_errors_name_the_reference(spark, make_conf):

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig, ConfigError
 from cdp.constants import (
-    CHECKPOINT_DIR, ERASURE_WORK_DIR, GOLD_IDENTITY_MAP, GOLD_INTERACTION_CUSTOMER, KNOWN_ID_TYPES,
+    CHECKPOINT_DIR, COMMIT_METADATA_CONF, ERASURE_WORK_DIR, GOLD_IDENTITY_MAP, GOLD_INTERACTION_CUSTOMER, KNOWN_ID_TYPES,
     META_ERASURE_AUDIT, META_SUPPRESSION, SILVER_IDENTIFIER_RESOLVED, SILVER_IDENTIFIERS,
     SILVER_INTERACTION_RESOLVED, SILVER_INTERACTIONS,
 )
@@ -44,7 +44,6 @@ SKIPPED_TABLES = (META_ERASURE_AUDIT, META_SUPPRESSION)  # erasure's own records
 # the tables that say who the person is: rewritten last, so a forget that fails part-way can be rerun
 IDENTITY_TABLES = (SILVER_IDENTIFIERS, SILVER_INTERACTION_RESOLVED, SILVER_IDENTIFIER_RESOLVED, GOLD_IDENTITY_MAP,
                    GOLD_INTERACTION_CUSTOMER)
-COMMIT_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"  # as cdp.pipeline sets it
 AUDIT_SCHEMA = ("audit_id string, requested_at timestamp, completed_at timestamp, requested_by string, "
                 "reason string, request string, customers_erased bigint, interactions_erased bigint, "
                 "identifiers_suppressed bigint, identifiers_kept_shared bigint, rows_deleted map<string,bigint>, "

@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig, ConfigError
-from cdp.constants import KNOWN_ID_TYPES, META_STEWARD_OVERRIDES
+from cdp.constants import COMMIT_METADATA_CONF, KNOWN_ID_TYPES, META_STEWARD_OVERRIDES
 from cdp.identity.limits import CANNOT_LINKS_SCHEMA, IDENTIFIER_PREFIX, INTERACTION_PREFIX
 from cdp.tables import append_table, read_table_or_none
 
@@ -69,6 +69,38 @@ def add_override(spark: SparkSession, conf: CdpConfig, kind: str, left_ref: str,
     append_table(spark.createDataFrame([row], OVERRIDES_SCHEMA), conf, META_STEWARD_OVERRIDES)
     log.info("steward override %s: %s %s <-> %s by %s", override_id, kind, left, right, row["created_by"])
     return {k: str(v) for k, v in row.items()}
+
+
+def list_overrides(spark: SparkSession, conf: CdpConfig) -> list[dict[str, str]]:
+    """Every override, newest first (a steward's table: small)."""
+    table = read_table_or_none(spark, conf, META_STEWARD_OVERRIDES)
+    if table is None:
+        return []
+    return [{k: str(v) for k, v in r.asDict().items()} for r in table.orderBy(F.col("created_at").desc()).collect()]
+
+
+def withdraw_override(spark: SparkSession, conf: CdpConfig, override_id: str, reason: str,
+                      withdrawn_by: str | None = None) -> None:
+    """Set an override inactive from the next run on; who and why go into the Delta commit's
+    metadata (DESCRIBE HISTORY meta/steward_overrides)."""
+    import json
+
+    from delta.tables import DeltaTable
+
+    table = read_table_or_none(spark, conf, META_STEWARD_OVERRIDES)
+    if table is None or not table.where(F.col("override_id") == override_id).head(1):
+        known = [r["override_id"] for r in table.select("override_id").limit(20).collect()] if table is not None else []
+        raise ConfigError(f"no steward override {override_id!r} in {META_STEWARD_OVERRIDES}; known: {known}")
+    if not table.where((F.col("override_id") == override_id) & F.col("active")).head(1):
+        raise ConfigError(f"steward override {override_id!r} is already withdrawn")
+    who = withdrawn_by or getpass.getuser()
+    spark.conf.set(COMMIT_METADATA_CONF, json.dumps({"cdp_withdrawn": override_id, "by": who, "reason": reason}))
+    try:
+        DeltaTable.forPath(spark, conf.table_path(META_STEWARD_OVERRIDES)).update(
+            F.col("override_id") == override_id, {"active": F.lit(False)})
+    finally:
+        spark.conf.unset(COMMIT_METADATA_CONF)
+    log.info("steward override %s withdrawn by %s: %s", override_id, who, reason)
 
 
 def active_overrides(spark: SparkSession, conf: CdpConfig) -> tuple[DataFrame, DataFrame]:
