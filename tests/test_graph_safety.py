@@ -26,7 +26,7 @@ from cdp.identity.overrides import (
 from cdp.identity.resolve import (
     CHANGES_SCHEMA, REASON_LIMIT_SPLIT, assign_customer_ids, build_graph, linkable_identifiers, run_resolve,
 )
-from cdp.tables import overwrite_table, read_table
+from cdp.tables import overwrite_table, read_table, table_exists
 
 IDENT_SCHEMA = ("interaction_id string, source string, id_type string, raw_value string, value string, "
                 "is_valid boolean, reason string")
@@ -241,6 +241,39 @@ def test_a_withdrawn_override_no_longer_applies_and_its_history_says_who(spark, 
         withdraw_override(spark, conf, row["override_id"], "again")
     with pytest.raises(ConfigError, match=r"no steward override 'O123'"):
         withdraw_override(spark, conf, "O123", "typo")
+
+
+def test_overrides_that_cannot_do_what_the_steward_means_are_refused(spark, make_conf):
+    conf = make_conf(matching=NO_MATCHING)
+    overwrite_table(interactions_df(spark, [("crm:1", "a"), ("crm:2", "b"), ("web:1", "a")]), conf, SILVER_INTERACTIONS)
+    overwrite_table(identifiers_df(spark, [("crm:1", "customer_id", "K1"), ("crm:1", "email", "a@x.in"),
+                                           ("web:1", "email", "a@x.in"), ("crm:2", "customer_id", "K2")]),
+                    conf, SILVER_IDENTIFIERS)
+    overwrite_table(spark.createDataFrame([("crm:1", "A"), ("web:1", "A"), ("crm:2", "B")],
+                                          "interaction_id string, customer_id string"), conf, "gold/interaction_customer")
+    overwrite_table(spark.createDataFrame([("customer_id", "K1", "A"), ("email", "a@x.in", "A"), ("customer_id", "K2", "B")],
+                                          "id_type string, id_value string, customer_id string"), conf, "gold/identity_map")
+    overwrite_table(spark.createDataFrame([("r1", "customers", "overall", 2.0)],
+                                          "run_id string, metric string, dimension string, value double"),
+                    conf, "gold/run_metrics")  # gold written before publications were recorded: read as published
+    refused = [
+        (MUST_LINK, "interaction:crm:1", "interaction:web:1", "  ", "needs --reason"),
+        (CANNOT_LINK, "interaction:crm:404", "interaction:web:1", "r", "interaction 'crm:404' is not in silver/interactions"),
+        (MUST_LINK, "email:Ghost@x.in", "interaction:web:1", "r", "email 'ghost@x.in' is on no interaction"),
+        (MUST_LINK, "interaction:crm:1", "interaction:crm:2", "r",
+         r"would join customers \['A', 'B'\], which hold different customer_id values"),
+    ]
+    for kind, a, b, reason, needle in refused:
+        with pytest.raises(ConfigError, match=needle):
+            add_override(spark, conf, kind, a, b, reason)
+    assert not table_exists(spark, conf, META_STEWARD_OVERRIDES)  # nothing was written
+    add_override(spark, conf, MUST_LINK, "interaction:web:1", "email:a@x.in", "same person")  # one customer: fine
+    row = add_override(spark, conf, CANNOT_LINK, "interaction:crm:1", "interaction:crm:2", "two people")
+    with pytest.raises(ConfigError, match=f"already active as override {row['override_id']}"):
+        add_override(spark, conf, CANNOT_LINK, "interaction:crm:2", "interaction:crm:1", "again")
+    with pytest.raises(ConfigError, match=f"contradicts the active cannot_link {row['override_id']}"):
+        add_override(spark, conf, MUST_LINK, "interaction:crm:1", "interaction:crm:2", "changed my mind")
+    assert len(list_overrides(spark, conf)) == 2
 
 
 def test_reference_errors_name_the_reference(spark, make_conf):

@@ -35,7 +35,8 @@ def test_report_text_accounts_for_suppressed_rows() -> None:
     assert "input = landed + quarantined + suppressed (erased persons)" in text
     assert "pos                    7 = 4 + 1 + 2  (duplicate record ids: 0)" in text
     assert "phone:+919999999999: seen with 12 distinct names > 8" in text
-    assert "limit splits: 1 customer(s) split, 1 link(s) dropped" in text
+    assert ("limit splits: 1 customer(s) split, 1 link(s) dropped; customers per limit broken: "
+            "{'customer_id': 1}; first 1 dropped links (all in silver/limit_splits):") in text
     assert "customer sizes (interactions: customers): 1: 2, 2: 1" in text
 
 

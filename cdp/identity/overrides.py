@@ -18,7 +18,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig, ConfigError
-from cdp.constants import COMMIT_METADATA_CONF, KNOWN_ID_TYPES, META_STEWARD_OVERRIDES
+from cdp.constants import (
+    COMMIT_METADATA_CONF, GOLD_IDENTITY_MAP, GOLD_INTERACTION_CUSTOMER, KNOWN_ID_TYPES, META_STEWARD_OVERRIDES,
+    SILVER_IDENTIFIERS, SILVER_INTERACTIONS,
+)
 from cdp.identity.limits import CANNOT_LINKS_SCHEMA, IDENTIFIER_PREFIX, INTERACTION_PREFIX
 from cdp.tables import append_table, read_table_or_none
 
@@ -61,6 +64,7 @@ def add_override(spark: SparkSession, conf: CdpConfig, kind: str, left_ref: str,
     if left == right:
         raise ConfigError(f"{left_ref!r} and {right_ref!r} are the same vertex {left!r}")
     left, right = sorted((left, right))
+    check_override(spark, conf, kind, left, right, reason)
     created_at = datetime.now(timezone.utc)
     override_id = "O" + hashlib.sha256(f"{kind}|{left}|{right}|{created_at.isoformat()}".encode()).hexdigest()[:12]
     row = {"override_id": override_id, "kind": kind, "left": left, "right": right, "left_ref": left_ref,
@@ -69,6 +73,69 @@ def add_override(spark: SparkSession, conf: CdpConfig, kind: str, left_ref: str,
     append_table(spark.createDataFrame([row], OVERRIDES_SCHEMA), conf, META_STEWARD_OVERRIDES)
     log.info("steward override %s: %s %s <-> %s by %s", override_id, kind, left, right, row["created_by"])
     return {k: str(v) for k, v in row.items()}
+
+
+def _customer_of(spark: SparkSession, conf: CdpConfig, vertex: str) -> str | None:
+    """The published customer of an interaction or identifier vertex (None when not published)."""
+    from cdp.publication import read_published
+
+    if vertex.startswith(INTERACTION_PREFIX):
+        ic = read_published(spark, conf, GOLD_INTERACTION_CUSTOMER)
+        rows = ic.where(F.col("interaction_id") == vertex[len(INTERACTION_PREFIX):]).limit(1).collect() if ic else []
+    else:
+        id_type, _, value = vertex[len(IDENTIFIER_PREFIX):].partition(":")
+        idmap = read_published(spark, conf, GOLD_IDENTITY_MAP)
+        rows = (idmap.where((F.col("id_type") == id_type) & (F.col("id_value") == value)).limit(1).collect()
+                if idmap else [])
+    return rows[0]["customer_id"] if rows else None
+
+
+def check_override(spark: SparkSession, conf: CdpConfig, kind: str, left: str, right: str, reason: str) -> None:
+    """Refuse an override that cannot do what the steward means (ConfigError, nothing written):
+    no reason; the same or the opposite override already active; once the warehouse has data, an
+    end that is in no table; a must-link joining customers that hold different values of a type a
+    customer may hold once (two customer_ids: the must-link would move interactions between them)."""
+    if not reason or not reason.strip():
+        raise ConfigError("an override needs --reason (why; it is kept with the override)")
+    table = read_table_or_none(spark, conf, META_STEWARD_OVERRIDES)
+    if table is not None:
+        for r in table.where(F.col("active") & (F.col("left") == left) & (F.col("right") == right)).collect():
+            if r["kind"] == kind:
+                raise ConfigError(f"the same {kind} is already active as override {r['override_id']}")
+            raise ConfigError(f"a {kind} contradicts the active {r['kind']} {r['override_id']} on the same pair; "
+                              f"withdraw it first: cdp overrides --withdraw {r['override_id']} --reason ...")
+    interactions = read_table_or_none(spark, conf, SILVER_INTERACTIONS)
+    identifiers = read_table_or_none(spark, conf, SILVER_IDENTIFIERS)
+    if interactions is None or identifiers is None:
+        return  # nothing landed yet: an override may be recorded ahead of the data
+    for v in (left, right):
+        if v.startswith(INTERACTION_PREFIX):
+            found = interactions.where(F.col("interaction_id") == v[len(INTERACTION_PREFIX):]).head(1)
+            what = f"interaction {v[len(INTERACTION_PREFIX):]!r} is not in {SILVER_INTERACTIONS}"
+        else:
+            id_type, _, value = v[len(IDENTIFIER_PREFIX):].partition(":")
+            found = identifiers.where((F.col("id_type") == id_type) & (F.col("value") == value)).head(1)
+            what = f"{id_type} {value!r} is on no interaction in {SILVER_IDENTIFIERS}"
+        if not found:
+            raise ConfigError(f"{what}; check the reference (interaction ids are <source>:<record_id>)")
+    if kind != MUST_LINK:
+        return
+    unique = [t for t, k in conf.resolve.max_values_per_customer.items() if k == 1]
+    customers = {c for c in (_customer_of(spark, conf, left), _customer_of(spark, conf, right)) if c}
+    from cdp.publication import read_published
+
+    idmap = read_published(spark, conf, GOLD_IDENTITY_MAP)
+    if len(customers) < 2 or idmap is None or not unique:
+        return
+    held = (idmap.where(F.col("customer_id").isin(*customers) & F.col("id_type").isin(*unique))
+            .groupBy("id_type").agg(F.countDistinct("id_value").alias("n"), F.collect_set("customer_id").alias("c"))
+            .where((F.col("n") > 1) & (F.size("c") > 1)).collect())  # <= one row per unique type
+    if held:
+        raise ConfigError(
+            f"a must_link between {left} and {right} would join customers {sorted(customers)}, which hold "
+            f"different {', '.join(r['id_type'] for r in held)} values (resolve.max_values_per_customer allows 1): "
+            "resolve would keep them apart by moving other links. If they are one person, fix the source "
+            "records' ids; if not, use `cdp unmerge`")
 
 
 def list_overrides(spark: SparkSession, conf: CdpConfig) -> list[dict[str, str]]:

@@ -300,10 +300,13 @@ def format_report(report: dict[str, Any]) -> str:
             + "".join(f"\n  {r['id_type']}:{r['value']} on {r['interactions']:,} interactions" for r in blocked["top"][:5]))
     splits = report.get("limit_splits") or {}
     if splits:
+        listed = splits.get("dropped_links", [])[:10]
         lines.append(f"limit splits: {splits.get('components_split', 0):,} customer(s) split, "
-                     f"{splits.get('links_dropped', 0):,} link(s) dropped {splits.get('by_limit') or ''}" + "".join(
+                     f"{splits.get('links_dropped', 0):,} link(s) dropped; customers per limit broken: "
+                     f"{splits.get('by_limit') or {}}; first {len(listed)} dropped links (all in "
+                     "silver/limit_splits):" + "".join(
             f"\n  {r['component']}: {r['limits']}: dropped {r['link_type']} {r['src']} -- {r['dst']} "
-            f"({r['dropped_because']})" for r in splits.get("dropped_links", [])[:10]))
+            f"({r['dropped_because']})" for r in listed))
     if report.get("customer_sizes"):
         lines.append("customer sizes (interactions: customers): " + ", ".join(
             f"{r['interactions']}: {r['customers']:,}" for r in report["customer_sizes"]))
