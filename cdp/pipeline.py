@@ -13,14 +13,15 @@ from pyspark.sql import SparkSession
 
 from cdp.config import CdpConfig, ConfigError
 from cdp.constants import (
-    COMMIT_METADATA_CONF, META_RESOLVE_STATS, STAGE_LAND, STAGE_PROFILE, STAGE_REPORT, STAGE_RESOLVE, STAGE_STANDARDIZE, STAGE_TRAIN,
-    STAGES,
+    COMMIT_METADATA_CONF, META_RESOLVE_STATS, STAGE_LAND, STAGE_PROFILE, STAGE_REPORT, STAGE_RESOLVE,
+    STAGE_STANDARDIZE, STAGE_TRAIN, STAGES,
 )
 from cdp.identity.resolve import run_resolve
 from cdp.landing.land import run_land
 from cdp.profiles.profile import run_profile
 from cdp.publication import (
-    RUN_CONFIG_ERROR, RUN_STARTED, RUN_UNCHANGED, input_fingerprint, interrupted_run_id, latest_publication, record_run_event,
+    RUN_CONFIG_ERROR, RUN_STARTED, RUN_UNCHANGED, input_fingerprint, interrupted_run_id, latest_publication,
+    record_run_event,
 )
 from cdp.reporting.report import run_report
 from cdp.standardize.stage import run_standardize
@@ -95,8 +96,6 @@ def stages_with_training(stages: Sequence[str] = STAGES) -> tuple[str, ...]:
             out.append(STAGE_TRAIN)
         out.append(stage)
     return tuple(out)
-
-
 
 
 def run_pipeline(spark: SparkSession, conf: CdpConfig, run_id: str | None = None,

@@ -296,7 +296,6 @@ def run_forget(spark: SparkSession, conf: CdpConfig, request: ForgetRequest) -> 
             "tables_rewritten": rewrite, "tables_vacuumed": vacuumed, "files": files,
         }
         append_table(spark.createDataFrame([audit], AUDIT_SCHEMA), conf, META_ERASURE_AUDIT)
-        pub = latest_publication(spark, conf)
         if pub is not None:  # gold readers and the next run read the rewritten versions
             fingerprint = input_fingerprint(spark, conf) if up_to_date else pub.input_fingerprint
             record_publication(spark, conf, pub.run_id, list(pub.versions), fingerprint)

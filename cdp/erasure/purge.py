@@ -98,22 +98,16 @@ def erase_rows(df: DataFrame, keys: ErasureKeys, layer: str) -> DataFrame:
             df = _anti_contains(df, c, keys.needles)
     if layer == QUARANTINE:
         return df
-    if keys.interactions is not None:
-        for c in INTERACTION_COLUMNS:
-            if c in cols and _string_col(df, c):
-                df = _anti(df, [F.col(c)], keys.interactions)
-    if keys.records is not None:
-        for s, r in RECORD_KEY_COLUMNS:
-            if {s, r} <= cols and _string_col(df, s) and _string_col(df, r):
-                df = _anti(df, [F.col(s), F.col(r)], keys.records)
-    if keys.customers is not None:
-        for c in CUSTOMER_COLUMNS:
-            if c in cols and _string_col(df, c):
-                df = _anti(df, [F.col(c)], keys.customers)
+    # (column names that together hold a key, the erased keys) per kind of key
+    key_columns = (([(c,) for c in INTERACTION_COLUMNS], keys.interactions), (RECORD_KEY_COLUMNS, keys.records),
+                   ([(c,) for c in CUSTOMER_COLUMNS], keys.customers), (IDENTIFIER_COLUMNS, keys.identifiers))
+    for column_sets, erased in key_columns:
+        if erased is None:
+            continue
+        for names in column_sets:
+            if set(names) <= cols and all(_string_col(df, n) for n in names):
+                df = _anti(df, [F.col(n) for n in names], erased)
     if keys.identifiers is not None:
-        for t, v in IDENTIFIER_COLUMNS:
-            if {t, v} <= cols and _string_col(df, t) and _string_col(df, v):
-                df = _anti(df, [F.col(t), F.col(v)], keys.identifiers)
         for id_type in KNOWN_ID_TYPES:
             if id_type != "customer_id" and id_type in cols and _string_col(df, id_type):  # e.g. match records
                 df = _anti(df, [F.col(id_type)], keys.identifiers.where(F.col("id_type") == id_type).select("value"))

@@ -75,19 +75,21 @@ def add_override(spark: SparkSession, conf: CdpConfig, kind: str, left_ref: str,
     return {k: str(v) for k, v in row.items()}
 
 
-def _customer_of(spark: SparkSession, conf: CdpConfig, vertex: str) -> str | None:
-    """The published customer of an interaction or identifier vertex (None when not published)."""
-    from cdp.publication import read_published
-
+def _vertex_parts(vertex: str) -> tuple[str | None, str]:
+    """``(None, interaction_id)`` for an interaction vertex, ``(id_type, value)`` for an identifier."""
     if vertex.startswith(INTERACTION_PREFIX):
-        ic = read_published(spark, conf, GOLD_INTERACTION_CUSTOMER)
-        rows = ic.where(F.col("interaction_id") == vertex[len(INTERACTION_PREFIX):]).limit(1).collect() if ic else []
-    else:
-        id_type, _, value = vertex[len(IDENTIFIER_PREFIX):].partition(":")
-        idmap = read_published(spark, conf, GOLD_IDENTITY_MAP)
-        rows = (idmap.where((F.col("id_type") == id_type) & (F.col("id_value") == value)).limit(1).collect()
-                if idmap else [])
-    return rows[0]["customer_id"] if rows else None
+        return None, vertex[len(INTERACTION_PREFIX):]
+    id_type, _, value = vertex[len(IDENTIFIER_PREFIX):].partition(":")
+    return id_type, value
+
+
+def _rows_naming(vertex: str, interactions: DataFrame, identifiers: DataFrame, value_column: str) -> DataFrame:
+    """The rows of ``interactions`` (for an interaction vertex) or of ``identifiers`` (for an
+    identifier vertex, its value in ``value_column``) that name the vertex."""
+    id_type, value = _vertex_parts(vertex)
+    if id_type is None:
+        return interactions.where(F.col("interaction_id") == value)
+    return identifiers.where((F.col("id_type") == id_type) & (F.col(value_column) == value))
 
 
 def check_override(spark: SparkSession, conf: CdpConfig, kind: str, left: str, right: str, reason: str) -> None:
@@ -95,37 +97,37 @@ def check_override(spark: SparkSession, conf: CdpConfig, kind: str, left: str, r
     no reason; the same or the opposite override already active; once the warehouse has data, an
     end that is in no table; a must-link joining customers that hold different values of a type a
     customer may hold once (two customer_ids: the must-link would move interactions between them)."""
+    from cdp.publication import read_published
+
     if not reason or not reason.strip():
         raise ConfigError("an override needs --reason (why; it is kept with the override)")
     table = read_table_or_none(spark, conf, META_STEWARD_OVERRIDES)
-    if table is not None:
-        for r in table.where(F.col("active") & (F.col("left") == left) & (F.col("right") == right)).collect():
-            if r["kind"] == kind:
-                raise ConfigError(f"the same {kind} is already active as override {r['override_id']}")
-            raise ConfigError(f"a {kind} contradicts the active {r['kind']} {r['override_id']} on the same pair; "
-                              f"withdraw it first: cdp overrides --withdraw {r['override_id']} --reason ...")
+    same_pair = (table.where(F.col("active") & (F.col("left") == left) & (F.col("right") == right)).first()
+                 if table is not None else None)
+    if same_pair is not None:
+        if same_pair["kind"] == kind:
+            raise ConfigError(f"the same {kind} is already active as override {same_pair['override_id']}")
+        raise ConfigError(f"a {kind} contradicts the active {same_pair['kind']} {same_pair['override_id']} on the "
+                          f"same pair; withdraw it first: cdp overrides --withdraw {same_pair['override_id']} "
+                          "--reason ...")
     interactions = read_table_or_none(spark, conf, SILVER_INTERACTIONS)
     identifiers = read_table_or_none(spark, conf, SILVER_IDENTIFIERS)
     if interactions is None or identifiers is None:
         return  # nothing landed yet: an override may be recorded ahead of the data
     for v in (left, right):
-        if v.startswith(INTERACTION_PREFIX):
-            found = interactions.where(F.col("interaction_id") == v[len(INTERACTION_PREFIX):]).head(1)
-            what = f"interaction {v[len(INTERACTION_PREFIX):]!r} is not in {SILVER_INTERACTIONS}"
-        else:
-            id_type, _, value = v[len(IDENTIFIER_PREFIX):].partition(":")
-            found = identifiers.where((F.col("id_type") == id_type) & (F.col("value") == value)).head(1)
-            what = f"{id_type} {value!r} is on no interaction in {SILVER_IDENTIFIERS}"
-        if not found:
+        if not _rows_naming(v, interactions, identifiers, "value").head(1):
+            id_type, value = _vertex_parts(v)
+            what = (f"interaction {value!r} is not in {SILVER_INTERACTIONS}" if id_type is None
+                    else f"{id_type} {value!r} is on no interaction in {SILVER_IDENTIFIERS}")
             raise ConfigError(f"{what}; check the reference (interaction ids are <source>:<record_id>)")
-    if kind != MUST_LINK:
-        return
     unique = [t for t, k in conf.resolve.max_values_per_customer.items() if k == 1]
-    customers = {c for c in (_customer_of(spark, conf, left), _customer_of(spark, conf, right)) if c}
-    from cdp.publication import read_published
-
+    ic = read_published(spark, conf, GOLD_INTERACTION_CUSTOMER)
     idmap = read_published(spark, conf, GOLD_IDENTITY_MAP)
-    if len(customers) < 2 or idmap is None or not unique:
+    if kind != MUST_LINK or not unique or ic is None or idmap is None:
+        return
+    customers = {r["customer_id"] for v in (left, right)
+                 for r in _rows_naming(v, ic, idmap, "id_value").select("customer_id").limit(1).collect()}
+    if len(customers) < 2:
         return
     held = (idmap.where(F.col("customer_id").isin(*customers) & F.col("id_type").isin(*unique))
             .groupBy("id_type").agg(F.countDistinct("id_value").alias("n"), F.collect_set("customer_id").alias("c"))
@@ -155,10 +157,11 @@ def withdraw_override(spark: SparkSession, conf: CdpConfig, override_id: str, re
     from delta.tables import DeltaTable
 
     table = read_table_or_none(spark, conf, META_STEWARD_OVERRIDES)
-    if table is None or not table.where(F.col("override_id") == override_id).head(1):
+    found = table.where(F.col("override_id") == override_id).select("active").collect() if table is not None else []
+    if not found:
         known = [r["override_id"] for r in table.select("override_id").limit(20).collect()] if table is not None else []
         raise ConfigError(f"no steward override {override_id!r} in {META_STEWARD_OVERRIDES}; known: {known}")
-    if not table.where((F.col("override_id") == override_id) & F.col("active")).head(1):
+    if not any(r["active"] for r in found):
         raise ConfigError(f"steward override {override_id!r} is already withdrawn")
     who = withdrawn_by or getpass.getuser()
     spark.conf.set(COMMIT_METADATA_CONF, json.dumps({"cdp_withdrawn": override_id, "by": who, "reason": reason}))
