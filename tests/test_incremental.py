@@ -9,6 +9,7 @@ import pytest
 from cdp.config import ConfigError
 from cdp.constants import META_FILE_LEDGER, bronze_table
 from cdp.landing.land import run_land
+from cdp.landing.ledger import ledger_fingerprint
 from cdp.tables import read_table
 
 
@@ -60,6 +61,16 @@ def test_new_files_add_only_their_rows_and_copies_land_nothing(spark, make_conf,
 
     [s3] = run_land(spark, conf, "r3")  # nothing new at all
     assert (s3.input_rows, s3.new_files, s3.unchanged_files) == (0, 0, 3)
+
+    # a delivery of only a copy of landed content leaves the input fingerprint as it was
+    before = ledger_fingerprint(spark, conf)
+    _write(tmp_path / "in/b_again.csv", (tmp_path / "in/b.csv").read_text(), mtime=1_700_000_400)
+    [s4] = run_land(spark, conf, "r4")
+    assert (s4.input_rows, s4.duplicate_files) == (0, 1)
+    assert ledger_fingerprint(spark, conf) == before
+    _write(tmp_path / "in/c.csv", HEADER + "T4,9812345671,2024-01-03T10:00:00\n", mtime=1_700_000_500)
+    run_land(spark, conf, "r5")
+    assert ledger_fingerprint(spark, conf) != before
 
 
 def test_latest_event_time_wins_within_a_batch_and_across_batches(spark, make_conf, tmp_path):

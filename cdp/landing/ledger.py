@@ -126,11 +126,12 @@ def record_files(spark: SparkSession, conf: CdpConfig, source: str, plan: FilePl
 
 
 def ledger_fingerprint(spark: SparkSession, conf: CdpConfig) -> str:
-    """An order-independent digest of every landed file (count and sum of row hashes)."""
+    """An order-independent digest of every landed file (count and sum of row hashes). Duplicate
+    and empty files are left out: they add no rows, so a delivery of only those changes nothing."""
     path = conf.table_path(META_FILE_LEDGER)
     if not DeltaTable.isDeltaTable(spark, path):
         return "empty"
-    row = (spark.read.format("delta").load(path)
+    row = (spark.read.format("delta").load(path).where(F.col("status") == STATUS_LANDED)
            .select(F.xxhash64("source", "path", "content_hash", "status").cast("decimal(38,0)").alias("h"))
            .agg(F.count(F.lit(1)).alias("n"), F.sum("h").alias("s")).first())
     return f"{row['n']}:{row['s']}"
