@@ -249,3 +249,18 @@ def test_parse_event_time_independent_of_session_zone(spark, session_tz, ansi):
     finally:
         spark.conf.set("spark.sql.session.timeZone", "UTC")
         spark.conf.set("spark.sql.ansi.enabled", "false")
+
+
+@pytest.mark.parametrize("id_type", ["email", "phone"])
+def test_normalisers_compile_within_the_generated_code_limit(spark, id_type):
+    """With codegen fallback off, an expression past Janino's 64 KB method limit fails the
+    query instead of logging an error and running slower code."""
+    raw = F.concat(F.lit(" A.Rao"), F.col("id").cast("string"), F.lit("@Gmail.com "))  # not a local relation
+    norm = normalize_identifier(null_if_token(raw, STD.null_tokens), id_type, STD)
+    spark.conf.set("spark.sql.codegen.fallback", "false")
+    try:
+        valid = spark.range(3).select(norm.alias("n")).where("n.is_valid").select("n.value")
+        expected = [("arao0@gmail.com",), ("arao1@gmail.com",), ("arao2@gmail.com",)] if id_type == "email" else []
+        assert sorted(tuple(r) for r in valid.collect()) == expected
+    finally:
+        spark.conf.unset("spark.sql.codegen.fallback")

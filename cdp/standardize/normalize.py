@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 import pandas as pd
@@ -88,6 +88,13 @@ def collapse_ws(c: Column) -> Column:
 
 def _empty_to_null(c: Column) -> Column:
     return F.when(c != "", c)
+
+
+def let(value: Column, body: Callable[[Column], Column]) -> Column:
+    """``body(value)`` with ``value`` computed once. A Column is a tree, so an expression used n
+    times is copied n times; nested normalisers multiply the copies until the generated code
+    passes Janino's 64 KB method limit (Spark then falls back to slower code and logs an error)."""
+    return F.element_at(F.transform(F.array(value), body), 1)
 
 
 def null_if_token(c: Column, tokens: Iterable[str]) -> Column:
@@ -168,7 +175,10 @@ def phone_country_code(region: str) -> int:
 
 def normalize_email(c: Column) -> Column:
     """Lower-cased, trimmed; Gmail local parts lose dots and +tags; other domains keep both."""
-    v = F.lower(strip(c))
+    return let(F.lower(strip(c)), _email_struct)
+
+
+def _email_struct(v: Column) -> Column:
     local = F.substring_index(v, "@", 1)
     domain = F.substring_index(v, "@", -1)
     is_gmail = domain.isin(*GMAIL_DOMAINS)
@@ -220,6 +230,11 @@ def apply_placeholders(struct_col: Column, id_type: str, std: StandardizeConfig)
     patterns = tuple(std.placeholder_patterns.get(id_type, ()))
     if not values and not patterns:
         return struct_col
+    return let(struct_col, lambda s: _placeholder_checked(s, id_type, values, patterns, std))
+
+
+def _placeholder_checked(struct_col: Column, id_type: str, values: tuple[str, ...], patterns: tuple[str, ...],
+                         std: StandardizeConfig) -> Column:
     value = struct_col.getField("value")
     cond = F.lit(False)
     if values:
