@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--conf", required=True)
     who = x.add_mutually_exclusive_group(required=True)
     who.add_argument("--customer-id", help="a customer id from gold/interaction_customer")
-    who.add_argument("--between", nargs=2, metavar=("A", "B"), help="two interaction ids (<source>:<record_id>)")
+    who.add_argument("--between", nargs=2, metavar=("A", "B"), help="two interaction ids (<source>:<record_id>, or interaction:<source>:<record_id>)")
     x.add_argument("--json", action="store_true")
     for name, what in (("unmerge", "cannot-link: keep A and B in different customers from the next run on"),
                        ("link", "must-link: put A and B in one customer from the next run on")):

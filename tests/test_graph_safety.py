@@ -16,7 +16,7 @@ from cdp.constants import (
     SILVER_INTERACTION_RESOLVED, SILVER_INTERACTIONS, SILVER_LIMIT_SPLITS,
 )
 from cdp.identity.components import connected_components
-from cdp.identity.explain import customer_edges, shortest_path
+from cdp.identity.explain import customer_edges, format_explanation, interaction_id_of, shortest_path
 from cdp.identity.limits import (
     CANNOT_LINKS_SCHEMA, enforce_limits, size_distribution, split_component, split_parts, weighted_links,
 )
@@ -310,6 +310,17 @@ def test_explain_edges_and_path_between_two_interactions(spark):
         ("i|a", "v|email:e@x.in", "email"), ("v|email:e@x.in", "i|b", "email"), ("i|b", "i|c", "fuzzy")]
     assert path[-1]["score"] == 0.93 and path[-1]["model_version"] == "4"
     assert shortest_path([r.asDict() for r in edges.collect()], "i|a", "i|z") is None
+
+
+def test_explain_text_spells_vertices_as_override_references_and_between_takes_either_form():
+    assert [interaction_id_of(r) for r in ("pos:B1", "interaction:pos:B1", " interaction:web:s-1 ")] == [
+        "pos:B1", "pos:B1", "web:s-1"]
+    assert interaction_id_of("interaction:x") == "interaction:x"  # a source named 'interaction'
+    text = format_explanation({"left": "pos:B1", "right": "crm:C9", "left_customer": "C1", "right_customer": "C1",
+                               "path": [{"from": "i|pos:B1", "to": "v|phone:+919833333333", "kind": "phone"},
+                                        {"from": "v|phone:+919833333333", "to": "i|crm:C9", "kind": "phone"}]})
+    assert text.splitlines()[2:] == ["    interaction:pos:B1 -> phone:+919833333333  [phone]",
+                                     "    phone:+919833333333 -> interaction:crm:C9  [phone]"]
 
 
 def test_size_distribution_buckets(spark):

@@ -143,8 +143,28 @@ def explain_customer(spark: SparkSession, conf: CdpConfig, customer_id: str) -> 
     }
 
 
+INTERACTION_REF = "interaction:"
+
+
+def interaction_id_of(ref: str) -> str:
+    """An interaction id from ``<source>:<record_id>`` or the override reference form
+    ``interaction:<source>:<record_id>`` (what `cdp unmerge` / `cdp link` take)."""
+    ref = ref.strip()
+    rest = ref.removeprefix(INTERACTION_REF)
+    return rest if rest != ref and ":" in rest else ref
+
+
+def vertex_label(vertex: str) -> str:
+    """A graph vertex as the override references spell it: ``interaction:pos:B1``, ``email:a@b.in``."""
+    if vertex.startswith(INTERACTION_PREFIX):
+        return INTERACTION_REF + vertex[len(INTERACTION_PREFIX):]
+    return vertex.removeprefix(IDENTIFIER_PREFIX)
+
+
 def explain_between(spark: SparkSession, conf: CdpConfig, left: str, right: str) -> dict[str, Any]:
-    """The customers of two interactions and, when they share one, the path of edges joining them."""
+    """The customers of two interactions (bare ids or ``interaction:`` references) and, when they
+    share one, the path of edges joining them."""
+    left, right = interaction_id_of(left), interaction_id_of(right)
     ic, idmap = _gold(spark, conf)
     rows = {r["interaction_id"]: r["customer_id"] for r in
             ic.where(F.col("interaction_id").isin(left, right)).collect()}  # <= 2 rows
@@ -173,7 +193,7 @@ def format_explanation(result: dict[str, Any]) -> str:
         lines = [head, f"  path of {len(result['path'])} edge(s):"]
         for e in result["path"]:
             how = e["kind"] + (f" score={e['score']:.4f} model v{e['model_version']}" if e["kind"] == "fuzzy" else "")
-            lines.append(f"    {e['from']} -> {e['to']}  [{how}]")
+            lines.append(f"    {vertex_label(e['from'])} -> {vertex_label(e['to'])}  [{how}]")
         return "\n".join(lines)
     lines = [f"customer {result['customer_id']}: {len(result['interactions'])} interaction(s), "
              f"{len(result['identifiers'])} identifier(s), {len(result['edges'])} edge(s)"]
@@ -185,7 +205,7 @@ def format_explanation(result: dict[str, Any]) -> str:
     lines.append("  edges:")
     for e in result["edges"]:
         how = e["kind"] + (f" score={e['score']:.4f} model v{e['model_version']}" if e["kind"] == "fuzzy" else "")
-        lines.append(f"    {e['src']} -- {e['dst']}  [{how}]")
+        lines.append(f"    {vertex_label(e['src'])} -- {vertex_label(e['dst'])}  [{how}]")
     if result.get("edges_truncated"):
         lines.append(f"    ... more than {MAX_EDGES} edges: use --json and the gold tables")
     return "\n".join(lines)

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 CHANGES_SCHEMA = "run_id string, old_id string, new_id string, change string, reason string, changed_at timestamp"
 REASON_NEW = "new component"
 REASON_SPLIT = "split: part of a previous customer no longer connected to its home component"
-REASON_LIMIT_SPLIT = "split: the customer broke a limit and its weakest links were dropped: "
+REASON_LIMIT_SPLIT = "split: its weakest links were dropped to keep a limit or a steward cannot-link: "
 REASON_MERGE = "components joined by new links"
 REASON_RETIRED = "no interaction or identifier left"
 
