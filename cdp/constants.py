@@ -46,6 +46,9 @@ SILVER_MATCH_RECORDS = f"{SILVER}/match_records"  # distinct attribute tuples pe
 SILVER_MATCH_PAIRS = f"{SILVER}/match_pairs"  # every scored candidate pair of the run
 GOLD_MATCH_PAIRS = f"{GOLD}/match_pairs"
 GOLD_INTERACTION_CUSTOMER = f"{GOLD}/interaction_customer"
+# gold/interaction_customer column: the customer id the interaction was first given (kept
+# through merges, so undoing a wrong merge gives the absorbed customer its id back)
+FIRST_CUSTOMER_ID = "first_customer_id"
 GOLD_IDENTITY_MAP = f"{GOLD}/identity_map"
 GOLD_CUSTOMER_PROFILE = f"{GOLD}/customer_profile"
 GOLD_CUSTOMER_ID_HISTORY = f"{GOLD}/customer_id_history"

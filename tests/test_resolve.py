@@ -21,6 +21,7 @@ from cdp.constants import (
 from cdp.identity.components import connected_components
 from cdp.identity.resolve import (
     CHANGES_SCHEMA,
+    REASON_RESTORED,
     assign_customer_ids,
     build_graph,
     linkable_identifiers,
@@ -37,6 +38,7 @@ T0 = datetime(2024, 1, 1)
 T1 = datetime(2024, 2, 1)
 T2 = datetime(2024, 3, 1)
 T3 = datetime(2024, 4, 1)
+T4 = datetime(2024, 5, 1)
 
 
 def cid(run_id: str, component: str) -> str:
@@ -64,7 +66,8 @@ class Prev:
         self.history = None
 
     def advance(self, ic: DataFrame, idc: DataFrame, changes: DataFrame) -> None:
-        self.ic = self.spark.createDataFrame(ic.collect(), "interaction_id string, customer_id string")
+        self.ic = self.spark.createDataFrame(ic.collect(), "interaction_id string, customer_id string, "
+                                             "first_customer_id string")
         self.idmap = self.spark.createDataFrame(
             [(r.id_type, r.value, r.customer_id, T0, T0) for r in idc.collect()],
             "id_type string, id_value string, customer_id string, first_seen timestamp, last_seen timestamp",
@@ -127,8 +130,9 @@ def test_chaining_through_shared_identifiers(spark, tmp_path):
             ("W3", "cookie_id", "C2"), ("W3", "email", "e@x.com")]
     ic, idc, ch = resolve_in_memory(spark, tmp_path, ["W1", "W2", "A1", "W3"], rows, Prev(spark), "r1", T1)
     c = cid("r1", "i|A1")
-    assertDataFrameEqual(ic, spark.createDataFrame([(i, c) for i in ["W1", "W2", "A1", "W3"]],
-                                                   "interaction_id string, customer_id string"))
+    assertDataFrameEqual(ic, spark.createDataFrame([(i, c, c) for i in ["W1", "W2", "A1", "W3"]],
+                                                   "interaction_id string, customer_id string, "
+                                                   "first_customer_id string"))
     assertDataFrameEqual(idc, spark.createDataFrame(
         [("cookie_id", "C1", c), ("cookie_id", "C2", c), ("email", "e@x.com", c), ("phone", "+91P", c),
          ("device_id", "D1", c)], "id_type string, value string, customer_id string"))
@@ -169,6 +173,28 @@ def test_customer_ids_stable_across_runs(spark, tmp_path):
     assert mapping(ic3) == {"a": winner, "b": winner, "c": winner, "d": winner, "e": u3, "f": u3}
     assertDataFrameEqual(ch3, spark.createDataFrame(
         [("r3", loser, winner, "merge", "components joined by new links", T3)], CHANGES_SCHEMA))
+
+
+def test_undoing_a_merge_gives_both_customers_their_ids_back(spark, tmp_path):
+    prev = Prev(spark)
+    ab = [("a", "email", "ab@x.com"), ("b", "email", "ab@x.com")]
+    cde = [("c", "email", "cd@x.com"), ("d", "email", "cd@x.com"), ("e", "email", "cd@x.com")]
+    ic1, idc1, ch1 = resolve_in_memory(spark, tmp_path, list("ab"), ab, prev, "r1", T1)
+    prev.advance(ic1, idc1, ch1)
+    ic2, idc2, ch2 = resolve_in_memory(spark, tmp_path, list("abcde"), ab + cde, prev, "r2", T2)
+    prev.advance(ic2, idc2, ch2)
+    u1, u2 = cid("r1", "i|a"), cid("r2", "i|c")
+    # r3: a wrong link b-c merges them; u1 is older and survives
+    wrong = [("b", "cookie_id", "k1"), ("c", "cookie_id", "k1")]
+    ic3, idc3, ch3 = resolve_in_memory(spark, tmp_path, list("abcde"), ab + cde + wrong, prev, "r3", T3)
+    assert {(r.interaction_id, r.customer_id, r.first_customer_id) for r in ic3.collect()} == {
+        ("a", u1, u1), ("b", u1, u1), ("c", u1, u2), ("d", u1, u2), ("e", u1, u2)}
+    prev.advance(ic3, idc3, ch3)
+    # r4: the link is gone. u1 stays with the interactions it was first given, though the other
+    # part is bigger, and that part gets u2 back
+    ic4, _, ch4 = resolve_in_memory(spark, tmp_path, list("abcde"), ab + cde, prev, "r4", T4)
+    assert mapping(ic4) == {"a": u1, "b": u1, "c": u2, "d": u2, "e": u2}
+    assertDataFrameEqual(ch4, spark.createDataFrame([("r4", u1, u2, "split", REASON_RESTORED, T4)], CHANGES_SCHEMA))
 
 
 def test_merge_keeps_oldest_id(spark, tmp_path):
@@ -228,7 +254,8 @@ def test_run_resolve_on_delta_tables(spark, make_conf):
     assert {k: summary[k] for k in ("components", "customers", "new", "merged", "split", "retired", "held_out")} == {
         "components": 4, "customers": 4, "new": 4, "merged": 0, "split": 0, "retired": 0, "held_out": 1}
     assertDataFrameEqual(read_table(spark, conf, SILVER_INTERACTION_RESOLVED), spark.createDataFrame(
-        [("a", ab), ("b", ab), ("c", c), ("d", d), ("e", e)], "interaction_id string, customer_id string"))
+        [("a", ab, ab), ("b", ab, ab), ("c", c, c), ("d", d, d), ("e", e, e)],
+        "interaction_id string, customer_id string, first_customer_id string"))
     assertDataFrameEqual(read_table(spark, conf, SILVER_IDENTIFIER_RESOLVED), spark.createDataFrame(
         [("email", "ab@x.com", ab), ("phone", "+91C", c)], "id_type string, value string, customer_id string"))
     assertDataFrameEqual(read_table(spark, conf, SILVER_HELD_OUT_IDENTIFIERS), spark.createDataFrame(

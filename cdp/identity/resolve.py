@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig, ResolveConfig
 from cdp.constants import (
+    FIRST_CUSTOMER_ID,
     CHECKPOINT_DIR,
     GOLD_CUSTOMER_ID_HISTORY,
     GOLD_IDENTITY_MAP,
@@ -42,6 +43,7 @@ CHANGES_SCHEMA = "run_id string, old_id string, new_id string, change string, re
 REASON_NEW = "new component"
 REASON_SPLIT = "split: part of a previous customer no longer connected to its home component"
 REASON_LIMIT_SPLIT = "split: its weakest links were dropped to keep a limit or a steward cannot-link: "
+REASON_RESTORED = "split: the part that had this id before a merge gets it back"
 REASON_MERGE = "components joined by new links"
 REASON_RETIRED = "no interaction or identifier left"
 
@@ -127,6 +129,17 @@ def _previous_vertices(spark: SparkSession, previous_interaction_customer: DataF
     return out.where(F.col("id").isNotNull() & F.col("prev_id").isNotNull()).distinct()
 
 
+def _previous_origins(spark: SparkSession, previous_interaction_customer: DataFrame | None) -> DataFrame:
+    """``(interaction_id, origin_id)``: the customer id each interaction was first given (tables
+    written before FIRST_CUSTOMER_ID existed: the customer id it has)."""
+    if previous_interaction_customer is None:
+        return spark.createDataFrame([], "interaction_id string, origin_id string")
+    first = (F.coalesce(F.col(FIRST_CUSTOMER_ID), F.col("customer_id"))
+             if FIRST_CUSTOMER_ID in previous_interaction_customer.columns else F.col("customer_id"))
+    return (previous_interaction_customer.select("interaction_id", first.alias("origin_id"))
+            .where(F.col("origin_id").isNotNull()).dropDuplicates(["interaction_id"]))
+
+
 def _created_at(spark: SparkSession, previous_history: DataFrame | None) -> DataFrame:
     """``(prev_id, created_at)`` from history rows that created an id ('new' or 'split')."""
     if previous_history is None:
@@ -166,26 +179,36 @@ def assign_customer_ids(
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
     """Give each component a customer_id, keeping last run's ids where they still fit.
 
-    Returns ``(interaction_id, customer_id)``, ``(id_type, value, customer_id)`` and the changes
-    ``(run_id, old_id, new_id, change, reason, changed_at)``. Each previous customer claims only
-    its home component (most of its old vertices; ties: smallest label); a component claimed by
-    several keeps the oldest id (ties: smallest id) and the others get 'merge' rows; unclaimed
-    components get a new id ('new', or 'split' when they hold a part of a customer homed elsewhere);
-    previous customers with no vertex left get 'retired' rows. ``split_limits`` ``(component,
-    limits)`` names the parts of components split for breaking a limit: their 'split' rows say which.
+    Returns ``(interaction_id, customer_id, first_customer_id)``, ``(id_type, value, customer_id)``
+    and the changes ``(run_id, old_id, new_id, change, reason, changed_at)``. Each previous
+    customer claims only its home component (most of the interactions it first gave its id to,
+    then most of its old vertices; ties: smallest label); a component claimed by several keeps
+    the oldest id (ties: smallest id) and the others get 'merge' rows. An unclaimed component
+    gets back the id its interactions first had when that id was merged away (undoing a wrong
+    merge gives both people their ids back), else a new id ('new', or 'split' when it holds a part
+    of a customer homed elsewhere); previous customers with no vertex left get 'retired' rows.
+    ``split_limits`` ``(component, limits)`` names the parts of components split for breaking a
+    limit: their 'split' rows say which.
     """
     spark = components.sparkSession
     prev = _previous_vertices(spark, previous_interaction_customer, previous_identity_map)
+    origins = _previous_origins(spark, previous_interaction_customer)
+    origin_vertices = origins.select(interaction_vertex(F.col("interaction_id")).alias("id"), "origin_id")
 
+    by_origin = (components.join(origin_vertices, "id").groupBy("component", "origin_id")
+                 .agg(F.count(F.lit(1)).alias("n_origin")))
     overlap = (
         components.join(prev, "id")
         .groupBy("component", "prev_id")
         .agg(F.count(F.lit(1)).alias("n"))
+        .join(by_origin.withColumnRenamed("origin_id", "prev_id"), ["component", "prev_id"], "left")
+        .fillna(0, ["n_origin"])
     )
-    # home: most old vertices, ties -> smallest component label (min over (-n, component))
+    # home: most interactions first given this id, then most old vertices, ties -> smallest label
     home = (
         overlap.groupBy("prev_id")
-        .agg(F.min(F.struct((-F.col("n")).alias("neg_n"), F.col("component"))).alias("h"))
+        .agg(F.min(F.struct((-F.col("n_origin")).alias("neg_o"), (-F.col("n")).alias("neg_n"),
+                            F.col("component"))).alias("h"))
         .select("prev_id", F.col("h.component").alias("component"))
     )
     claims = home.join(_created_at(spark, previous_history), "prev_id", "left")
@@ -200,14 +223,27 @@ def assign_customer_ids(
     ).select("component", F.col("s.prev_id").alias("split_from"))
 
     labels = components.select("component").distinct()
+    # an unclaimed component takes back the id most of its interactions first had, when that id
+    # is no longer in use (merged away); one component per id: the one holding most of them
+    unclaimed_labels = labels.join(winners, "component", "left_anti")
+    restorable = (by_origin.join(unclaimed_labels, "component")
+                  .join(prev.select(F.col("prev_id").alias("origin_id")).distinct(), "origin_id", "left_anti"))
+    best = (restorable.groupBy("component")
+            .agg(F.min(F.struct((-F.col("n_origin")).alias("neg_n"), F.col("origin_id"))).alias("b"))
+            .select("component", F.col("b.origin_id").alias("origin_id"), F.col("b.neg_n").alias("neg_n")))
+    restored = (best.groupBy("origin_id").agg(F.min(F.struct("neg_n", "component")).alias("b"))
+                .select(F.col("b.component").alias("component"), F.col("origin_id").alias("restored")))
     assigned = (
         labels.join(winners, "component", "left")
         .join(split_from, "component", "left")
+        .join(restored, "component", "left")
         .select(
             "component",
             "winner",
             "split_from",
-            F.coalesce(F.col("winner"), new_customer_id(run_id, F.col("component"))).alias("customer_id"),
+            "restored",
+            F.coalesce(F.col("winner"), F.col("restored"), new_customer_id(run_id, F.col("component")))
+            .alias("customer_id"),
         )
     )
 
@@ -219,13 +255,15 @@ def assign_customer_ids(
         F.lit(None).cast("string").alias("old_id"), F.col("customer_id").alias("new_id")
     )
     splits = unclaimed.where(F.col("split_from").isNotNull()).select(
-        "component", F.col("split_from").alias("old_id"), F.col("customer_id").alias("new_id")
+        "component", "restored", F.col("split_from").alias("old_id"), F.col("customer_id").alias("new_id")
     )
     if split_limits is None:
         split_limits = spark.createDataFrame([], "component string, limits string")
     splits = splits.join(split_limits, "component", "left").select(
         "old_id", "new_id",
-        F.coalesce(F.concat(F.lit(REASON_LIMIT_SPLIT), F.col("limits")), F.lit(REASON_SPLIT)).alias("reason"))
+        F.when(F.col("restored").isNotNull(), F.lit(REASON_RESTORED))
+        .otherwise(F.coalesce(F.concat(F.lit(REASON_LIMIT_SPLIT), F.col("limits")), F.lit(REASON_SPLIT)))
+        .alias("reason"))
     retired = (
         prev.select("prev_id").distinct()
         .join(overlap.select("prev_id").distinct(), "prev_id", "left_anti")
@@ -239,7 +277,10 @@ def assign_customer_ids(
     )
 
     per_vertex = components.join(assigned.select("component", "customer_id"), "component").select("id", "customer_id")
-    interaction_customer = interaction_rows(per_vertex)
+    interaction_customer = (
+        interaction_rows(per_vertex).join(origins, "interaction_id", "left")
+        .select("interaction_id", "customer_id",
+                F.coalesce(F.col("origin_id"), F.col("customer_id")).alias(FIRST_CUSTOMER_ID)))
     rest = F.expr(f"substring(id, {len(IDENTIFIER_PREFIX) + 1})")
     identifier_customer = (
         per_vertex.where(F.col("id").startswith(IDENTIFIER_PREFIX))

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig
 from cdp.constants import (
-    GOLD_CUSTOMER_ID_HISTORY, GOLD_CUSTOMER_PROFILE, GOLD_IDENTITY_MAP, GOLD_INTERACTION_CUSTOMER,
+    FIRST_CUSTOMER_ID, GOLD_CUSTOMER_ID_HISTORY, GOLD_CUSTOMER_PROFILE, GOLD_IDENTITY_MAP, GOLD_INTERACTION_CUSTOMER,
     GOLD_MATCH_PAIRS, PURCHASE_EVENT_TYPES, SILVER_CUSTOMER_ID_CHANGES, SILVER_IDENTIFIER_RESOLVED,
     SILVER_IDENTIFIERS, SILVER_MATCH_PAIRS,
     SILVER_INTERACTION_RESOLVED, SILVER_INTERACTIONS, SUPPORT_CHANNELS,
@@ -26,10 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def interaction_customer(interactions: DataFrame, resolved: DataFrame, run_id: str) -> DataFrame:
-    """One row per landed interaction with its customer_id."""
+    """One row per landed interaction with its customer_id and the id it was first given."""
+    first = F.col(FIRST_CUSTOMER_ID) if FIRST_CUSTOMER_ID in resolved.columns else F.col("customer_id")
     return interactions.join(resolved, "interaction_id", "left").select(
         "interaction_id", "source", "record_id", "channel", "event_time", "event_type", "customer_id",
-        F.lit(run_id).alias("_run_id"),
+        first.alias(FIRST_CUSTOMER_ID), F.lit(run_id).alias("_run_id"),
     )
 
 
