@@ -119,13 +119,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2, default=str) if args.json else format_explanation(result))
         return 0
     if args.command in ("unmerge", "link"):
+        from cdp.identity.limits import vertex_label
         from cdp.identity.overrides import CANNOT_LINK, MUST_LINK, add_override
 
         spark = _spark(conf, f"cdp-{args.command}")
         row = add_override(spark, conf, CANNOT_LINK if args.command == "unmerge" else MUST_LINK,
                            args.a, args.b, args.reason, args.by)
-        print(f"override {row['override_id']}: {row['kind']} {row['left']} <-> {row['right']} "
-              f"(by {row['created_by']}); it applies from the next `cdp run`")
+        print(f"override {row['override_id']}: {row['kind']} {vertex_label(row['left'])} <-> "
+              f"{vertex_label(row['right'])} (by {row['created_by']}); it applies from the next `cdp run`")
         return 0
     if args.command == "overrides":
         from cdp.identity.overrides import list_overrides, withdraw_override

@@ -22,7 +22,7 @@ def _report() -> dict[str, Any]:
         "blocklisted_identifiers": {},
         "limit_splits": {"components_split": 1, "links_dropped": 1, "by_limit": {"customer_id": 1},
                          "dropped_links": [{"component": "c1", "limits": "customer_id: 2 values > 1",
-                                            "link_type": "phone", "src": "i|a", "dst": "phone|+9198",
+                                            "link_type": "phone", "src": "i|pos:a", "dst": "v|phone:+9198",
                                             "dropped_because": "customer_id"}]},
         "customer_sizes": [{"interactions": "1", "customers": 2}, {"interactions": "2", "customers": 1}],
         "largest_customers": [],
@@ -37,6 +37,7 @@ def test_report_text_accounts_for_suppressed_rows() -> None:
     assert "phone:+919999999999: seen with 12 distinct names > 8" in text
     assert ("limit splits: 1 customer(s) split, 1 link(s) dropped; customers per limit broken: "
             "{'customer_id': 1}; first 1 dropped links (all in silver/limit_splits):") in text
+    assert "c1: customer_id: 2 values > 1: dropped phone interaction:pos:a -- phone:+9198 (customer_id)" in text
     assert "customer sizes (interactions: customers): 1: 2, 2: 1" in text
 
 

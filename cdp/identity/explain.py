@@ -16,7 +16,7 @@ from cdp.constants import (
     GOLD_CUSTOMER_ID_HISTORY, GOLD_IDENTITY_MAP, GOLD_INTERACTION_CUSTOMER, GOLD_MATCH_PAIRS, SILVER_IDENTIFIERS,
     SILVER_INTERACTIONS,
 )
-from cdp.identity.limits import IDENTIFIER_PREFIX, INTERACTION_PREFIX
+from cdp.identity.limits import IDENTIFIER_PREFIX, INTERACTION_PREFIX, INTERACTION_REF, vertex_label
 from cdp.publication import read_published
 from cdp.tables import read_table
 
@@ -143,22 +143,12 @@ def explain_customer(spark: SparkSession, conf: CdpConfig, customer_id: str) -> 
     }
 
 
-INTERACTION_REF = "interaction:"
-
-
 def interaction_id_of(ref: str) -> str:
     """An interaction id from ``<source>:<record_id>`` or the override reference form
     ``interaction:<source>:<record_id>`` (what `cdp unmerge` / `cdp link` take)."""
     ref = ref.strip()
     rest = ref.removeprefix(INTERACTION_REF)
     return rest if rest != ref and ":" in rest else ref
-
-
-def vertex_label(vertex: str) -> str:
-    """A graph vertex as the override references spell it: ``interaction:pos:B1``, ``email:a@b.in``."""
-    if vertex.startswith(INTERACTION_PREFIX):
-        return INTERACTION_REF + vertex[len(INTERACTION_PREFIX):]
-    return vertex.removeprefix(IDENTIFIER_PREFIX)
 
 
 def explain_between(spark: SparkSession, conf: CdpConfig, left: str, right: str) -> dict[str, Any]:
@@ -180,6 +170,9 @@ def explain_between(spark: SparkSession, conf: CdpConfig, left: str, right: str)
     edges = _published_customer_edges(spark, conf, ic, idmap, rows[left])
     edge_rows = [r.asDict() for r in edges.limit(MAX_EDGES).collect()]  # one customer's edges: bounded
     out["path"] = shortest_path(edge_rows, INTERACTION_PREFIX + left, INTERACTION_PREFIX + right)
+    if out["path"] is None:  # explain reads today's overrides beside the last published customers
+        out["note"] = ("no path over the published links and today's steward overrides: an override "
+                       "changed since the last run published; `cdp run` brings the customers up to date")
     return out
 
 

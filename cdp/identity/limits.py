@@ -20,6 +20,7 @@ from cdp.config import ResolveConfig
 
 IDENTIFIER_PREFIX = "v|"
 INTERACTION_PREFIX = "i|"
+INTERACTION_REF = "interaction:"  # how steward overrides and reports spell an interaction vertex
 FUZZY = "fuzzy"
 STEWARD = "steward"
 # weighted links: every edge of the identity graph with what it is and how strong
@@ -29,6 +30,13 @@ _GREEDY_OUT = ("component string, kind string, id string, dst string, sub_compon
                "link_type string, score double, reason string")
 SPLITS_SCHEMA = ("run_id string, component string, limits string, src string, dst string, link_type string, "
                  "score double, dropped_because string")
+
+
+def vertex_label(vertex: str) -> str:
+    """A graph vertex as the override references spell it: ``interaction:pos:B1``, ``email:a@b.in``."""
+    if vertex.startswith(INTERACTION_PREFIX):
+        return INTERACTION_REF + vertex[len(INTERACTION_PREFIX):]
+    return vertex.removeprefix(IDENTIFIER_PREFIX)
 
 
 # --- suspect identifiers ---------------------------------------------------------------------

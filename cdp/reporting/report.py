@@ -20,6 +20,7 @@ from cdp.constants import (
     SILVER_LIMIT_SPLITS,
 )
 from cdp.identity.limits import size_distribution
+from cdp.identity.limits import vertex_label
 from cdp.identity.resolve import limit_split_summary
 from cdp.standardize.normalize import REASON_PLACEHOLDER
 from cdp.tables import append_table, read_table, read_table_or_none
@@ -305,7 +306,8 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{splits.get('links_dropped', 0):,} link(s) dropped; customers per limit broken: "
                      f"{splits.get('by_limit') or {}}; first {len(listed)} dropped links (all in "
                      "silver/limit_splits):" + "".join(
-            f"\n  {r['component']}: {r['limits']}: dropped {r['link_type']} {r['src']} -- {r['dst']} "
+            f"\n  {vertex_label(r['component'])}: {r['limits']}: dropped {r['link_type']} {vertex_label(r['src'])} -- "
+            f"{vertex_label(r['dst'])} "
             f"({r['dropped_because']})" for r in listed))
     if report.get("customer_sizes"):
         lines.append("customer sizes (interactions: customers): " + ", ".join(
