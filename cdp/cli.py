@@ -179,7 +179,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if "unchanged" in results:
         u = results["unchanged"]
         print(f"run {results['run_id']}: no new input files, and the config and match model are those of run "
-              f"{u['published_run_id']} (published {u['published_at']}): every table is unchanged. "
+              f"{u['published_run_id']} (published {u['published_at']}): no bronze, silver or gold table changed "
+              "(meta/ records the check). "
               f"Its report: {conf.root}/{REPORTS_DIR}/run_{u['published_run_id']}.json")
     elif STAGE_REPORT in results:
         report = results[STAGE_REPORT]
