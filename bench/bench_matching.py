@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from pyspark.sql import functions as F
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -31,7 +32,7 @@ from bench.bench_stages import machine  # noqa: E402
 from cdp import configure_logging  # noqa: E402
 from cdp.config import CdpConfig, config_from_dict  # noqa: E402
 from cdp.pipeline import run_stage  # noqa: E402
-from cdp.reporting.evaluate import evaluate_resolution, read_truth  # noqa: E402
+from cdp.reporting.evaluate import comparison_ceiling, evaluate_resolution, pairwise_scores, read_truth  # noqa: E402
 from cdp.sample.generator import generate_sample  # noqa: E402
 from cdp.spark import build_spark_session  # noqa: E402
 from cdp.tables import read_table  # noqa: E402
@@ -61,7 +62,7 @@ def _yaml(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
-def dataset_config(name: str, work: Path, spark) -> tuple[CdpConfig, Path, str]:
+def dataset_config(name: str, work: Path, spark, household_guard: bool = True) -> tuple[CdpConfig, Path, str]:
     """(config rooted in work/name, test truth path, entity column) for one dataset."""
     root = work / name
     shutil.rmtree(root, ignore_errors=True)
@@ -94,6 +95,8 @@ def dataset_config(name: str, work: Path, spark) -> tuple[CdpConfig, Path, str]:
         entity, base_dir = "entity_id", REPO / "conf" / "examples"
     train, test = split_truth(truth, entity, root)
     data["storage"] = {"root": str(root / "warehouse")}
+    if not household_guard:
+        data.setdefault("resolve", {})["household_guard_types"] = []
     matching = data.setdefault("matching", {})
     training = matching.setdefault("training", {})
     training["truth"] = {"path": str(train), "entity_column": entity, "source_column": "source",
@@ -108,8 +111,21 @@ def _evaluate(spark, conf: CdpConfig, truth_path: Path, entity: str) -> dict[str
     return {k: result[k] for k in SCORE_KEYS} | {"largest_clusters": result["largest_clusters"]}
 
 
-def bench_dataset(spark, name: str, work: Path) -> dict[str, Any]:
-    conf, test_truth, entity = dataset_config(name, work, spark)
+def _ceiling(spark, conf: CdpConfig, truth_path: Path, entity: str) -> dict[str, Any]:
+    """Pairwise scores of comparison_ceiling over the current (deterministic) customers."""
+    interactions = read_table(spark, conf, "silver/interactions")
+    emails = (read_table(spark, conf, "silver/identifiers").where((F.col("id_type") == "email") & F.col("is_valid"))
+              .select("interaction_id").distinct())
+    named = interactions.where(F.col("attributes").getField("name_key").isNotNull()).select("interaction_id")
+    comparable = named.unionByName(emails).distinct().join(interactions, "interaction_id").select("source", "record_id")
+    predicted = read_table(spark, conf, "gold/interaction_customer").select("source", "record_id", "customer_id")
+    truth = read_truth(spark, str(truth_path), entity)
+    result = pairwise_scores(comparison_ceiling(predicted, comparable, truth), truth)
+    return {k: result[k] for k in ("pairwise_precision", "pairwise_recall", "true_pairs", "true_positive_pairs")}
+
+
+def bench_dataset(spark, name: str, work: Path, household_guard: bool = True) -> dict[str, Any]:
+    conf, test_truth, entity = dataset_config(name, work, spark, household_guard)
     off = conf.model_copy(update={"matching": conf.matching.model_copy(update={"enabled": False})})
     seconds: dict[str, float] = {}
 
@@ -124,6 +140,7 @@ def bench_dataset(spark, name: str, work: Path) -> dict[str, Any]:
     timed("resolve_deterministic", off, "resolve", f"{name}-1")
     timed("profile_deterministic", off, "profile", f"{name}-1")
     deterministic = _evaluate(spark, conf, test_truth, entity)
+    ceiling = _ceiling(spark, conf, test_truth, entity)
     trained = timed("train", conf, "train", f"{name}-2")
     resolved = timed("resolve_fuzzy", conf, "resolve", f"{name}-2")
     timed("profile_fuzzy", conf, "profile", f"{name}-2")
@@ -131,6 +148,7 @@ def bench_dataset(spark, name: str, work: Path) -> dict[str, Any]:
     interactions = read_table(spark, conf, "silver/interactions").count()
     return {
         "dataset": name, "interactions": interactions, "deterministic": deterministic, "fuzzy": fuzzy,
+        "ceiling": ceiling,
         "model": {k: trained[k] for k in ("model_type", "threshold", "validation", "labels", "validation_set",
                                           "model_version", "promoted")},
         "matching": {k: v for k, v in resolved["matching"].items() if k != "rules"},
@@ -152,6 +170,8 @@ def main() -> int:
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--work", default=str(REPO / "bench" / "work" / "matching"))
     p.add_argument("--master", default="local[*]")
+    p.add_argument("--no-household-guard", action="store_true",
+                   help="resolve.household_guard_types: [] (to measure what the guard changes)")
     args = p.parse_args()
     configure_logging()
     spark = build_spark_session("cdp-bench-matching", {"spark.master": args.master, "spark.sql.shuffle.partitions": "8",
@@ -162,13 +182,14 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     for name in args.datasets:
         started = time.monotonic()
-        r = bench_dataset(spark, name, work)
-        r.update({"total_seconds": round(time.monotonic() - started, 1), "machine": machine(),
+        r = bench_dataset(spark, name, work, household_guard=not args.no_household_guard)
+        r.update({"household_guard": not args.no_household_guard, "total_seconds": round(time.monotonic() - started, 1), "machine": machine(),
                   "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "master": args.master})
         with out.open("a") as fh:
             fh.write(json.dumps(r, default=str) + "\n")
         results.append(r)
-        print(json.dumps({k: r[k] for k in ("dataset", "deterministic", "fuzzy", "model", "seconds")}, default=str),
+        print(json.dumps({k: r[k] for k in ("dataset", "deterministic", "fuzzy", "ceiling", "model", "seconds")},
+                         default=str),
               flush=True)
     print("\n| dataset | interactions | det. precision | det. recall | det. F1 | precision | recall | F1 | "
           "B3 precision | B3 recall | model | candidate pairs |")

@@ -146,6 +146,12 @@ class ResolveConfig(_Strict):
     )
     # hard cap: a component with more interactions is split (weakest links first) and reported
     max_customer_interactions: int = Field(default=2000, ge=1)
+    # household guard: an interaction whose full name starts with another letter than the name
+    # most of a value's interactions carry (its owner, seen at least household_guard_min_owner
+    # times, more often than this name) does not link through it: a family member's bill keyed
+    # by the head's mobile. It stays a fuzzy-match candidate; silver/guarded_links lists it.
+    household_guard_types: tuple[str, ...] = ("phone",)
+    household_guard_min_owner: int = Field(default=2, ge=1)
 
     def cap_for(self, id_type: str) -> int:
         caps = self.max_interactions_per_identifier

@@ -40,6 +40,8 @@ SILVER_IDENTIFIERS = f"{SILVER}/identifiers"
 SILVER_INTERACTION_RESOLVED = f"{SILVER}/interaction_resolved"  # interaction_id, customer_id
 SILVER_IDENTIFIER_RESOLVED = f"{SILVER}/identifier_resolved"  # id_type, value, customer_id
 SILVER_HELD_OUT_IDENTIFIERS = f"{SILVER}/held_out_identifiers"  # id_type, value, interactions, names, reason
+# links of a shared identifier not taken: a household member's name on the owner's phone (cdp.identity.limits)
+SILVER_GUARDED_LINKS = f"{SILVER}/guarded_links"
 SILVER_LIMIT_SPLITS = f"{SILVER}/limit_splits"  # links dropped to split components over a limit (cdp.identity.limits)
 SILVER_CUSTOMER_ID_CHANGES = f"{SILVER}/customer_id_changes"  # run_id, old_id, new_id, change, reason, changed_at
 SILVER_MATCH_RECORDS = f"{SILVER}/match_records"  # distinct attribute tuples per deterministic customer

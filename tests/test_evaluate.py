@@ -8,7 +8,9 @@ import pytest
 from pyspark.sql import Row
 
 from cdp.constants import GOLD_INTERACTION_CUSTOMER
-from cdp.reporting.evaluate import _tracking_uri, cluster_scores, evaluate_resolution, pairwise_scores, run_evaluate
+from cdp.reporting.evaluate import (
+    _tracking_uri, cluster_scores, comparison_ceiling, evaluate_resolution, pairwise_scores, run_evaluate,
+)
 
 
 def _truth(spark, entities: list[str], ids: list[str] | None = None):
@@ -92,6 +94,20 @@ def test_largest_clusters_order_and_tie_break(spark):
     ]
     assert (s["clusters"], s["truth_entities"]) == (4, 6)
     assert cluster_scores(predicted, truth, largest=0)["largest_clusters"] == []
+
+
+def test_comparison_ceiling_merges_comparable_parts_and_keeps_the_rest(spark):
+    # entity a: x = {0, 1} (1 has a name), y = {2} (named), z = {3} (anonymous cookie only);
+    # entity b: w = {4, 5} holds b's 4 and a's 5 (a wrong merge, named); record 9 is not in the truth
+    truth = _truth(spark, ["a", "a", "a", "a", "b", "a"])
+    predicted = _predicted(spark, ["x", "x", "y", "z", "w", "w", "v"], ids=["0", "1", "2", "3", "4", "5", "9"])
+    comparable = spark.createDataFrame([Row(source="s", record_id=i) for i in ("1", "2", "4")])
+    ceiling = comparison_ceiling(predicted, comparable, truth)
+    got = {(r["record_id"], r["customer_id"]) for r in ceiling.collect()}
+    assert got == {("0", "a|*"), ("1", "a|*"), ("2", "a|*"), ("3", "a|z"), ("4", "b|*"), ("5", "a|*")}
+    s = pairwise_scores(ceiling, truth)
+    # a has 5 records (10 pairs): {0, 1, 2, 5} together (6 pairs), 3 alone
+    assert (s["pairwise_precision"], s["true_pairs"], s["true_positive_pairs"]) == (1.0, 10, 6)
 
 
 def test_tracking_uri_prefers_configured_value(make_conf):

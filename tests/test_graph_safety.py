@@ -12,19 +12,21 @@ from pyspark.testing import assertDataFrameEqual
 
 from cdp.config import ConfigError, ResolveConfig
 from cdp.constants import (
-    META_STEWARD_OVERRIDES, SILVER_HELD_OUT_IDENTIFIERS, SILVER_IDENTIFIER_RESOLVED, SILVER_IDENTIFIERS,
+    META_STEWARD_OVERRIDES, SILVER_GUARDED_LINKS, SILVER_HELD_OUT_IDENTIFIERS, SILVER_IDENTIFIER_RESOLVED, SILVER_IDENTIFIERS,
     SILVER_INTERACTION_RESOLVED, SILVER_INTERACTIONS, SILVER_LIMIT_SPLITS,
 )
 from cdp.identity.components import connected_components
 from cdp.identity.explain import customer_edges, format_explanation, interaction_id_of, shortest_path
 from cdp.identity.limits import (
-    CANNOT_LINKS_SCHEMA, enforce_limits, size_distribution, split_component, split_parts, weighted_links,
+    CANNOT_LINKS_SCHEMA, GUARD_REASON, enforce_limits, household_guarded_links, size_distribution, split_component,
+    split_parts, weighted_links,
 )
 from cdp.identity.overrides import (
     CANNOT_LINK, MUST_LINK, active_overrides, add_override, list_overrides, reference_vertex, withdraw_override,
 )
 from cdp.identity.resolve import (
-    CHANGES_SCHEMA, REASON_LIMIT_SPLIT, assign_customer_ids, build_graph, linkable_identifiers, run_resolve,
+    CHANGES_SCHEMA, REASON_LIMIT_SPLIT, assign_customer_ids, build_graph, guarded_links, linkable_identifiers,
+    run_resolve,
 )
 from cdp.tables import overwrite_table, read_table, table_exists
 
@@ -62,6 +64,7 @@ def no_links(spark: SparkSession) -> DataFrame:
 def resolve_pure(spark, tmp_path, interactions, identifiers, rconf, run_id, prev=None, cannot=None, must=None):
     """What run_resolve does, minus I/O: links, components, limits, ids. Returns local frames."""
     links, held = linkable_identifiers(identifiers, rconf, interactions)
+    links, _guarded = guarded_links(links, interactions, rconf)
     v, e = build_graph(interactions, links, must)
     cc = connected_components(spark, v, e, "spark", str(tmp_path / "ck" / run_id)).checkpoint(eager=True)
     weighted = weighted_links(links, no_pairs(spark), must if must is not None else no_links(spark),
@@ -120,6 +123,39 @@ def test_split_component_drops_lowest_fuzzy_score_first_and_respects_size_cap():
 
 
 # --- Done-when scenarios ------------------------------------------------------------------------
+
+def test_household_guard_keeps_a_family_members_bill_off_the_owners_phone(spark, tmp_path):
+    # Rajesh's mobile P: his CRM row and a bill carry his full name, a WhatsApp profile just "rajesh"
+    # and a bill "r sharma" (too little to tell: they link). His daughter's bill was keyed by P at
+    # the till; her own WhatsApp has her mobile Q. On T two names are seen once each (no owner); on
+    # M spelling variants share an initial.
+    inter = interactions_df(spark, [
+        ("crm1", "rajesh sharma"), ("bill1", "rajesh sharma"), ("wa1", "rajesh"), ("bill3", "r sharma"),
+        ("bill2", "priya sharma"), ("wa2", "priya sharma"),
+        ("t1", "anil kumar"), ("t2", "sunil kumar"),
+        ("m1", "mohammed irfan"), ("m2", "mohd irfan"), ("m3", "md irfan"),
+    ])
+    ids = identifiers_df(spark, [
+        ("crm1", "phone", "P"), ("bill1", "phone", "P"), ("wa1", "phone", "P"), ("bill3", "phone", "P"),
+        ("bill2", "phone", "P"), ("wa2", "phone", "Q"),
+        ("t1", "phone", "T"), ("t2", "phone", "T"),
+        ("m1", "phone", "M"), ("m2", "phone", "M"), ("m3", "phone", "M"),
+    ])
+    rconf = ResolveConfig()
+    links, _ = linkable_identifiers(ids, rconf, inter)
+    assertDataFrameEqual(household_guarded_links(links, inter, rconf), spark.createDataFrame(
+        [("bill2", "phone", "P", "p", "r", 2, 1, GUARD_REASON)],
+        "interaction_id string, id_type string, value string, initial string, owner_initial string, "
+        "owner_interactions long, interactions_with_initial long, reason string"))
+    ic, *_ = resolve_pure(spark, tmp_path, inter, ids, rconf, "r1")
+    assert groups(ic) == {frozenset({"crm1", "bill1", "wa1", "bill3"}), frozenset({"bill2"}), frozenset({"wa2"}),
+                          frozenset({"t1", "t2"}), frozenset({"m1", "m2", "m3"})}
+    # the guard is per type and can be switched off
+    off = ResolveConfig(household_guard_types=())
+    assert household_guarded_links(links, inter, off).count() == 0
+    strict = ResolveConfig(household_guard_min_owner=3)
+    assert household_guarded_links(links, inter, strict).count() == 0
+
 
 def test_household_sharing_a_phone_with_two_customer_ids_stays_two_customers(spark, tmp_path):
     inter = interactions_df(spark, [("mom", "sunita rao"), ("son", "arjun rao"), ("mom2", "sunita rao")])
@@ -331,6 +367,26 @@ def test_size_distribution_buckets(spark):
 
 
 # --- the stage on Delta tables ---------------------------------------------------------------------
+
+def test_run_resolve_writes_guarded_links_and_explain_names_them(spark, make_conf):
+    from cdp.identity.explain import _guard_note
+
+    conf = make_conf(resolve={"engine": "spark"}, matching=NO_MATCHING)
+    overwrite_table(interactions_df(spark, [("pos:1", "rajesh sharma"), ("crm:1", "rajesh sharma"),
+                                            ("pos:2", "priya sharma")]), conf, SILVER_INTERACTIONS)
+    overwrite_table(identifiers_df(spark, [("pos:1", "phone", "+919812345678"), ("crm:1", "phone", "+919812345678"),
+                                           ("pos:2", "phone", "+919812345678")]), conf, SILVER_IDENTIFIERS)
+    summary = run_resolve(spark, conf, "run1")
+    assert summary["guarded_links"] == 1
+    assert groups(read_table(spark, conf, SILVER_INTERACTION_RESOLVED)) == {frozenset({"pos:1", "crm:1"}),
+                                                                             frozenset({"pos:2"})}
+    assert [tuple(r) for r in read_table(spark, conf, SILVER_GUARDED_LINKS)
+            .select("interaction_id", "value", "initial", "owner_initial").collect()] == [
+        ("pos:2", "+919812345678", "p", "r")]
+    assert _guard_note(spark, conf, "pos:1", "pos:2") == (
+        "; pos:2's link to phone:+919812345678 was not taken by the household guard (its name's initial 'p', "
+        "the owner's 'r' on 2 interactions; silver/guarded_links)")
+
 
 def test_run_resolve_reports_limit_splits_and_held_out_reasons(spark, make_conf):
     conf = make_conf(resolve={"engine": "spark"}, matching=NO_MATCHING)

@@ -26,6 +26,7 @@ def _report() -> dict[str, Any]:
                                             "dropped_because": "customer_id"}]},
         "customer_sizes": [{"interactions": "1", "customers": 2}, {"interactions": "2", "customers": 1}],
         "largest_customers": [],
+        "resolve": {"guarded_links": 3},
         "storage_root": "/w",
     }
 
@@ -39,6 +40,7 @@ def test_report_text_accounts_for_suppressed_rows() -> None:
             "{'customer_id': 1}; first 1 dropped links (all in silver/limit_splits):") in text
     assert "c1: customer_id: 2 values > 1: dropped phone interaction:pos:a -- phone:+9198 (customer_id)" in text
     assert "customer sizes (interactions: customers): 1: 2, 2: 1" in text
+    assert "household guard: 3 link(s) not taken" in text
 
 
 def test_metrics_rows_carry_suppressed_rows_and_splits() -> None:
@@ -47,6 +49,7 @@ def test_metrics_rows_carry_suppressed_rows_and_splits() -> None:
     assert rows[("input_rows", "source=pos")] == 7.0
     assert rows[("customers_split_by_limits", "overall")] == 1.0
     assert rows[("held_out_identifiers", "overall")] == 1.0
+    assert rows[("guarded_links", "overall")] == 3.0
 
 
 def test_landing_of_a_resumed_run_adds_up_its_attempts(spark) -> None:

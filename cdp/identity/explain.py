@@ -13,12 +13,12 @@ from pyspark.sql import functions as F
 
 from cdp.config import CdpConfig, ConfigError
 from cdp.constants import (
-    GOLD_CUSTOMER_ID_HISTORY, GOLD_IDENTITY_MAP, GOLD_INTERACTION_CUSTOMER, GOLD_MATCH_PAIRS, SILVER_IDENTIFIERS,
-    SILVER_INTERACTIONS,
+    GOLD_CUSTOMER_ID_HISTORY, GOLD_IDENTITY_MAP, GOLD_INTERACTION_CUSTOMER, GOLD_MATCH_PAIRS, SILVER_GUARDED_LINKS,
+    SILVER_IDENTIFIERS, SILVER_INTERACTIONS,
 )
 from cdp.identity.limits import IDENTIFIER_PREFIX, INTERACTION_PREFIX, INTERACTION_REF, vertex_label
 from cdp.publication import read_published
-from cdp.tables import read_table
+from cdp.tables import read_table, read_table_or_none
 
 MAX_EDGES = 20_000
 EDGES_SCHEMA = "src string, dst string, kind string, score double, model_version string"
@@ -151,6 +151,19 @@ def interaction_id_of(ref: str) -> str:
     return rest if rest != ref and ":" in rest else ref
 
 
+def _guard_note(spark: SparkSession, conf: CdpConfig, *interaction_ids: str) -> str:
+    """Why a shared identifier did not join them, when the household guard left its link out."""
+    guarded = read_table_or_none(spark, conf, SILVER_GUARDED_LINKS)
+    if guarded is None:
+        return ""
+    rows = guarded.where(F.col("interaction_id").isin(*interaction_ids)).orderBy("interaction_id", "value") \
+        .limit(10).collect()  # the links of two interactions
+    return "".join(
+        f"; {r['interaction_id']}'s link to {r['id_type']}:{r['value']} was not taken by the household guard "
+        f"(its name's initial {r['initial']!r}, the owner's {r['owner_initial']!r} on {r['owner_interactions']} "
+        "interactions; silver/guarded_links)" for r in rows)
+
+
 def explain_between(spark: SparkSession, conf: CdpConfig, left: str, right: str) -> dict[str, Any]:
     """The customers of two interactions (bare ids or ``interaction:`` references) and, when they
     share one, the path of edges joining them."""
@@ -165,7 +178,7 @@ def explain_between(spark: SparkSession, conf: CdpConfig, left: str, right: str)
     out: dict[str, Any] = {"left": left, "right": right, "left_customer": rows[left], "right_customer": rows[right]}
     if rows[left] != rows[right]:
         out["path"] = None
-        out["note"] = "different customers: nothing joins them"
+        out["note"] = "different customers: nothing joins them" + _guard_note(spark, conf, left, right)
         return out
     edges = _published_customer_edges(spark, conf, ic, idmap, rows[left])
     edge_rows = [r.asDict() for r in edges.limit(MAX_EDGES).collect()]  # one customer's edges: bounded

@@ -87,6 +87,53 @@ def suspect_identifiers(counts: DataFrame, rconf: ResolveConfig) -> DataFrame:
             .select("id_type", "value", "interactions", "names", "cap", "max_names", reason.alias("reason")))
 
 
+# --- household guard --------------------------------------------------------------------------
+
+GUARD_REASON = "household member: the name's initial differs from the owner's"
+
+
+def full_name_initial(name_key: Column) -> Column:
+    """The first letter of a folded name with a first name and a surname (``priya sharma`` -> p);
+    null for a single word or an initial (``r sharma``, ``rs``): too little to tell people apart."""
+    tokens = F.split(F.trim(name_key), " +")
+    return F.when((F.size(tokens) >= 2) & (F.length(tokens[0]) >= 2), F.substring(tokens[0], 1, 1))
+
+
+def household_guarded_links(links: DataFrame, interactions: DataFrame, rconf: ResolveConfig) -> DataFrame:
+    """Links a household member made with someone else's identifier, not to be taken.
+
+    For each value of a type in ``rconf.household_guard_types`` the owner is the full-name initial
+    most of its interactions carry (seen at least ``household_guard_min_owner`` times and strictly
+    more often than any other initial). A link whose interaction carries another initial, seen less
+    often on that value, is returned: ``(interaction_id, id_type, value, initial, owner_initial,
+    owner_interactions, interactions_with_initial, reason)``. Initials only, so the table holds no
+    names. Transliteration variants keep their initial (Mohd/Mohammed, Lakshmi/Laxmi), so they
+    never trip it; a Ramesh on Rajesh's phone is not caught (same initial).
+    """
+    types = list(rconf.household_guard_types)
+    key = (full_name_initial(F.col("attributes").getField("name_key")) if "attributes" in interactions.columns
+           else F.lit(None).cast("string"))
+    named = (links.where(F.col("id_type").isin(types))
+             .join(interactions.select("interaction_id", key.alias("initial")), "interaction_id")
+             .where(F.col("initial").isNotNull()))
+    per_initial = named.groupBy("id_type", "value", "initial").agg(
+        F.countDistinct("interaction_id").alias("interactions_with_initial"))
+    ranked = per_initial.groupBy("id_type", "value").agg(
+        F.max_by(F.struct("interactions_with_initial", "initial"), "interactions_with_initial").alias("top"),
+        F.sort_array(F.collect_list("interactions_with_initial"), asc=False).alias("counts"))
+    owners = ranked.where(
+        (F.col("top.interactions_with_initial") >= rconf.household_guard_min_owner)
+        & ((F.size("counts") < 2) | (F.col("counts")[0] > F.col("counts")[1]))
+    ).select("id_type", "value", F.col("top.initial").alias("owner_initial"),
+             F.col("top.interactions_with_initial").alias("owner_interactions"))
+    return (named.join(per_initial, ["id_type", "value", "initial"]).join(owners, ["id_type", "value"])
+            .where((F.col("initial") != F.col("owner_initial"))
+                   & (F.col("interactions_with_initial") < F.col("owner_interactions")))
+            .select("interaction_id", "id_type", "value", "initial", "owner_initial",
+                    F.col("owner_interactions").cast("long"),
+                    F.col("interactions_with_initial").cast("long"), F.lit(GUARD_REASON).alias("reason")))
+
+
 # --- components over a limit -----------------------------------------------------------------
 
 def vertex_id_type(vertex: Column) -> Column:

@@ -20,6 +20,7 @@ from cdp.constants import (
     GOLD_IDENTITY_MAP,
     GOLD_INTERACTION_CUSTOMER,
     SILVER_CUSTOMER_ID_CHANGES,
+    SILVER_GUARDED_LINKS,
     SILVER_HELD_OUT_IDENTIFIERS,
     SILVER_IDENTIFIER_RESOLVED,
     SILVER_IDENTIFIERS,
@@ -30,8 +31,8 @@ from cdp.constants import (
 )
 from cdp.identity.components import connected_components_with_stats
 from cdp.identity.limits import (
-    IDENTIFIER_PREFIX, INTERACTION_PREFIX, enforce_limits, identifier_name_counts, split_parts,
-    suspect_identifiers, weighted_links,
+    IDENTIFIER_PREFIX, INTERACTION_PREFIX, enforce_limits, household_guarded_links, identifier_name_counts,
+    split_parts, suspect_identifiers, weighted_links,
 )
 from cdp.faults import RESOLVE_AFTER_IDS, crash_point
 from cdp.publication import read_published
@@ -78,6 +79,15 @@ def linkable_identifiers(identifiers: DataFrame, rconf: ResolveConfig,
         "interaction_id", "id_type", "value"
     )
     return links, held_out
+
+
+def guarded_links(links: DataFrame, interactions: DataFrame, rconf: ResolveConfig) -> tuple[DataFrame, DataFrame]:
+    """``(links, guarded)``: the links without the household guard's (see
+    :func:`cdp.identity.limits.household_guarded_links`), and those."""
+    guarded = household_guarded_links(links, interactions, rconf)
+    kept = links.join(guarded.select("interaction_id", "id_type", "value"), ["interaction_id", "id_type", "value"],
+                      "left_anti")
+    return kept, guarded
 
 
 # --- 2. the graph --------------------------------------------------------------------------
@@ -298,17 +308,19 @@ def assign_customer_ids(
 
 def deterministic_components(spark: SparkSession, conf: CdpConfig, interactions: DataFrame,
                              identifiers: DataFrame, checkpoint_dir: str, must_links: DataFrame | None = None):
-    """``(links, held_out, result)``: linkable identifiers, held-out values and the connected
-    components of the interaction/identifier graph (``result.components``: id, component), with
-    the steward's must-links ``(left, right)`` as extra edges."""
+    """``(links, held_out, guarded, result)``: linkable identifiers, held-out values, the links the
+    household guard did not take and the connected components of the interaction/identifier graph
+    (``result.components``: id, component), with the steward's must-links ``(left, right)`` as
+    extra edges."""
     rconf = conf.resolve
     links, held_out = linkable_identifiers(identifiers, rconf, interactions)
+    links, guarded = guarded_links(links, interactions, rconf)
     vertices, edges = build_graph(interactions, links, must_links)
     result = connected_components_with_stats(
         spark, vertices, edges, rconf.engine, checkpoint_dir, rconf.algorithm,
         rconf.checkpoint_interval, rconf.max_iterations,
     )
-    return links, held_out, result
+    return links, held_out, guarded, result
 
 
 def limited_components(spark: SparkSession, conf: CdpConfig, run_id: str, components: DataFrame,
@@ -359,10 +371,12 @@ def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
     must_links, cannot_links = active_overrides(spark, conf)
     checkpoint_dir = conf.table_path(f"{CHECKPOINT_DIR}/{run_id}")
     try:
-        links, held_out, result = deterministic_components(spark, conf, interactions, identifiers,
-                                                           checkpoint_dir, must_links)
+        links, held_out, guarded, result = deterministic_components(spark, conf, interactions, identifiers,
+                                                                    checkpoint_dir, must_links)
         overwrite_table(held_out, conf, SILVER_HELD_OUT_IDENTIFIERS)
         held_out_count = read_table(spark, conf, SILVER_HELD_OUT_IDENTIFIERS).count()
+        overwrite_table(guarded, conf, SILVER_GUARDED_LINKS)
+        guarded_count = read_table(spark, conf, SILVER_GUARDED_LINKS).count()
         det_components = result.components.persist(StorageLevel.MEMORY_AND_DISK)
         components, matching = fuzzy_link(spark, conf, run_id, interactions, links, det_components,
                                            f"{checkpoint_dir}/fuzzy")
@@ -402,6 +416,7 @@ def run_resolve(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict:
         "split": by_change.get("split", 0),
         "retired": by_change.get("retired", 0),
         "held_out": held_out_count,
+        "guarded_links": guarded_count,
         "limit_splits": limit_split_summary(read_table(spark, conf, SILVER_LIMIT_SPLITS)),
         "matching": matching,
     }

@@ -180,7 +180,8 @@ def run_train(spark: SparkSession, conf: CdpConfig, run_id: str) -> dict[str, An
     identifiers = read_table(spark, conf, SILVER_IDENTIFIERS)
     checkpoint_dir = conf.table_path(f"{CHECKPOINT_DIR}/train-{run_id}")
     try:
-        links, _held, result = deterministic_components(spark, conf, interactions, identifiers, checkpoint_dir)
+        links, _held, _guarded, result = deterministic_components(spark, conf, interactions, identifiers,
+                                                                  checkpoint_dir)
         components = result.components.persist(StorageLevel.MEMORY_AND_DISK)
         records, members = build_records(conf, interactions, links, components)
         # written and read back to cut the lineage: the labelling joins reuse records many times

@@ -111,6 +111,25 @@ def evaluate_resolution(predicted: DataFrame, truth: DataFrame, largest: int = 1
     return {**pairwise_scores(predicted, truth), **cluster_scores(predicted, truth, largest)}
 
 
+def comparison_ceiling(predicted: DataFrame, comparable: DataFrame, truth: DataFrame) -> DataFrame:
+    """The best resolution a matcher that compares records could reach from ``predicted``.
+
+    predicted: (source, record_id, customer_id), usually the deterministic customers; comparable:
+    (source, record_id) of the interactions a matcher can compare (a name or an email: the ones
+    that become match records); truth: (source, record_id, entity_id). Every predicted customer is
+    split by true entity (perfect precision), and the parts of one entity whose customer holds a
+    comparable interaction are merged (perfect recall among them). A customer with nothing to
+    compare (an anonymous cookie, a device, a nameless walk-in bill) keeps only its deterministic
+    links. Returns (source, record_id, customer_id) for the truth records that ``predicted`` covers;
+    its pairwise recall is the ceiling for fuzzy links on top of ``predicted``.
+    """
+    flagged = predicted.join(comparable.select(*KEYS).distinct().withColumn("_cmp", F.lit(True)), KEYS, "left")
+    reachable = flagged.groupBy("customer_id").agg(F.max(F.coalesce("_cmp", F.lit(False))).alias("_reachable"))
+    return (predicted.join(truth.select(*KEYS, "entity_id"), KEYS).join(reachable, "customer_id")
+            .select(*KEYS, F.when(F.col("_reachable"), F.concat(F.col("entity_id"), F.lit("|*")))
+                    .otherwise(F.concat_ws("|", F.col("entity_id"), F.col("customer_id"))).alias("customer_id")))
+
+
 def _tracking_uri(conf: CdpConfig) -> str:
     """matching.mlflow.tracking_uri when configured, else a SQLite file under storage.root."""
     from cdp.matching.registry import tracking_uri

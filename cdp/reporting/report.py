@@ -190,7 +190,8 @@ def report_metrics_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             ("customers", "overall", report["customers"]),
             ("known_customers", "overall", report["known_customers"]),
             ("held_out_identifiers", "overall", report["held_out_identifiers"]["count"]),
-            ("customers_split_by_limits", "overall", (report.get("limit_splits") or {}).get("components_split", 0))]
+            ("customers_split_by_limits", "overall", (report.get("limit_splits") or {}).get("components_split", 0)),
+            ("guarded_links", "overall", (report.get("resolve") or {}).get("guarded_links", 0))]
     rows += [("match_rate", f"source={r['source']}", r["match_rate"]) for r in report["match_rate_by_source"]]
     rows += [("match_rate", f"channel={r['channel']}", r["match_rate"]) for r in report["match_rate_by_channel"]]
     for r in report["landing"] if report["landing"] and report["landing"][0]["run_id"] == report["run_id"] else []:
@@ -294,6 +295,11 @@ def format_report(report: dict[str, Any]) -> str:
     held = report["held_out_identifiers"]
     lines.append(f"suspect identifiers held out of linking: {held['count']}" + "".join(
         f"\n  {r['id_type']}:{r['value']}: {_held_out_why(r)}" for r in held["top"][:10]))
+    guarded = (report.get("resolve") or {}).get("guarded_links")
+    if guarded:
+        lines.append(f"household guard: {guarded:,} link(s) not taken: a name whose initial differs from the "
+                     "identifier owner's (a family member's bill keyed by the head's mobile); they stay fuzzy-match "
+                     "candidates; listed in silver/guarded_links")
     blocked = report.get("blocklisted_identifiers") or {}
     if blocked.get("by_type"):
         lines.append("blocklisted (placeholder) identifiers: " + ", ".join(
