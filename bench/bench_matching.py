@@ -176,7 +176,7 @@ def main() -> int:
     configure_logging()
     spark = build_spark_session("cdp-bench-matching", {"spark.master": args.master, "spark.sql.shuffle.partitions": "8",
                                                         "spark.driver.memory": "6g", "spark.ui.enabled": "false"})
-    work = Path(args.work)
+    work = Path(args.work).resolve()  # sources are relative to the config file: keep the paths absolute
     results = []
     out = REPO / "bench" / "results" / "matching.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
