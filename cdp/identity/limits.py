@@ -3,6 +3,8 @@
 * :func:`identifier_name_counts` / :func:`suspect_identifiers`: an identifier value linked to too
   many interactions, or seen with too many distinct names (a shop's default number typed for
   every shopper), is held out of linking.
+* :func:`household_guarded_links`: a household member's interaction keyed by the owner's phone
+  (a different full-name initial than the owner's) does not link through it.
 * :func:`enforce_limits`: a component holding more values of a type than the customer may hold
   (two customer_ids, two loyalty cards), more interactions than the hard cap, or both ends of a
   steward cannot-link is rebuilt alone: its links are replayed strongest first (type priority,
