@@ -20,9 +20,10 @@ TEST_SPARK_CONF = {
     "spark.default.parallelism": "2",
     "spark.ui.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
-    # one JVM serves ~140 tests writing hundreds of small Delta tables: a full run at 2g spent most
-    # of its time in full GCs (old generation 95 % full), so more heap and a bounded DeltaLog cache
-    "spark.driver.memory": "4g",
+    # one JVM serves ~180 tests writing hundreds of small Delta tables: a full run at 2g spent most
+    # of its time in full GCs (old generation 95 % full); at 4g a run of 178 tests ran out of heap
+    # at test 166 (a broadcast could not be built, the context died). So 6g and a bounded DeltaLog cache
+    "spark.driver.memory": "6g",
     "spark.databricks.delta.delta.log.cacheSize": "64",
     "spark.databricks.delta.snapshotPartitions": "2",
 }
