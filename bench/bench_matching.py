@@ -187,7 +187,8 @@ def main() -> int:
     for name in args.datasets:
         started = time.monotonic()
         r = bench_dataset(spark, name, work, household_guard=not args.no_household_guard)
-        r.update({"household_guard": not args.no_household_guard, "total_seconds": round(time.monotonic() - started, 1), "machine": machine(),
+        r.update({"household_guard": not args.no_household_guard,
+                  "total_seconds": round(time.monotonic() - started, 1), "machine": machine(),
                   "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "master": args.master})
         with out.open("a") as fh:
             fh.write(json.dumps(r, default=str) + "\n")

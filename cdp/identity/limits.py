@@ -120,14 +120,15 @@ def household_guarded_links(links: DataFrame, interactions: DataFrame, rconf: Re
              .where(F.col("initial").isNotNull()))
     per_initial = named.groupBy("id_type", "value", "initial").agg(
         F.countDistinct("interaction_id").alias("interactions_with_initial"))
+    # initials of one value, most seen first (at most 26): the first is the owner unless tied
     ranked = per_initial.groupBy("id_type", "value").agg(
-        F.max_by(F.struct("interactions_with_initial", "initial"), "interactions_with_initial").alias("top"),
-        F.sort_array(F.collect_list("interactions_with_initial"), asc=False).alias("counts"))
+        F.sort_array(F.collect_list(F.struct("interactions_with_initial", "initial")), asc=False).alias("r"))
+    top, second = F.col("r")[0], F.col("r")[1]
     owners = ranked.where(
-        (F.col("top.interactions_with_initial") >= rconf.household_guard_min_owner)
-        & ((F.size("counts") < 2) | (F.col("counts")[0] > F.col("counts")[1]))
-    ).select("id_type", "value", F.col("top.initial").alias("owner_initial"),
-             F.col("top.interactions_with_initial").alias("owner_interactions"))
+        (top["interactions_with_initial"] >= rconf.household_guard_min_owner)
+        & ((F.size("r") < 2) | (top["interactions_with_initial"] > second["interactions_with_initial"]))
+    ).select("id_type", "value", top["initial"].alias("owner_initial"),
+             top["interactions_with_initial"].alias("owner_interactions"))
     return (named.join(per_initial, ["id_type", "value", "initial"]).join(owners, ["id_type", "value"])
             .where((F.col("initial") != F.col("owner_initial"))
                    & (F.col("interactions_with_initial") < F.col("owner_interactions")))
